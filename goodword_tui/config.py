@@ -351,7 +351,9 @@ def check_not_world_writable(path: Path) -> None:
     """Refuse a config others could rewrite: it decides which changes look correct."""
     mode = path.stat().st_mode
     if mode & stat.S_IWOTH:
-        raise ConfigError(path, [f"the file is writable by every user (mode {stat.filemode(mode)}); run chmod o-w {path}"])
+        raise ConfigError(
+            path, [f"the file is writable by every user (mode {stat.filemode(mode)}); run chmod o-w {path}"]
+        )
 
 
 def load_settings(path: Path | str) -> Settings:
