@@ -112,7 +112,9 @@ toml_scalars = st.one_of(
 
 
 @settings(max_examples=200, deadline=None)
-@given(section=st.sampled_from(["platform", "aws", "snowflake", "sqlmesh"]), key=st.text(max_size=20), value=toml_scalars)
+@given(
+    section=st.sampled_from(["platform", "aws", "snowflake", "sqlmesh"]), key=st.text(max_size=20), value=toml_scalars
+)
 def test_any_value_anywhere_is_accepted_or_reported_never_raised(section: str, key: str, value: object) -> None:
     data = base()
     data[section][key] = value

@@ -70,7 +70,9 @@ async def test_probes_report_each_target_status_and_latency(http_server: int) ->
     assert result.ok
     by_name = {p.name: p for p in result.data}
     assert by_name["snowflake"].ok and by_name["snowflake"].status == 302
-    assert not by_name["broken"].ok and by_name["broken"].status == 503 and "expected 200/302" in by_name["broken"].detail
+    assert (
+        not by_name["broken"].ok and by_name["broken"].status == 503 and "expected 200/302" in by_name["broken"].detail
+    )
     assert by_name["open"].ok and by_name["open"].latency_ms is not None
     assert not by_name["closed"].ok and by_name["closed"].detail == "connection refused"
     assert not by_name["nothing-http"].ok
