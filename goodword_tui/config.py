@@ -178,6 +178,8 @@ class InstanceSpec(_Strict):
 class AwsSettings(_Strict):
     region: str = "us-east-2"
     profile: str | None = None
+    # A shared credentials file other than ~/.aws/credentials (the sandbox writes one); still the standard chain.
+    shared_credentials_file: str | None = None
     endpoint_url: str | None = None  # the sandbox's moto server; empty for real AWS
     connect_timeout_s: Seconds = 5.0
     read_timeout_s: Seconds = 15.0

@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.postgres",
     "tests.fixtures.aws",
     "tests.fixtures.snowflake",
+    "tests.fixtures.platform",
 ]

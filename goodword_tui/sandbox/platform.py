@@ -11,14 +11,19 @@ import contextlib
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import tomlkit
 
 from goodword_tui.sandbox.scenarios import scenario
 
+if TYPE_CHECKING:
+    from goodword_tui.sandbox.aws import AwsSandbox
+    from goodword_tui.sandbox.snowflake import SnowflakeSandbox
+
 REPO_CONFIG = Path(__file__).resolve().parents[2] / "config.toml"
 CONNECTION_NAME = "goodword"
+AWS_PROFILE = "goodword-sandbox"
 SANDBOX_CONFIG_NAME = "goodword-sandbox.toml"
 
 
@@ -42,7 +47,10 @@ class SandboxPlatform:
         *,
         base_config: Path | None = None,
         client_ip: str | None = None,
+        aws: AwsSandbox | None = None,
+        snowflake: SnowflakeSandbox | None = None,
     ) -> None:
+        """`aws` / `snowflake`: emulators already running (tests share one of each per session)."""
         self.state_dir = Path(state_dir or tempfile.mkdtemp(prefix="goodword-sandbox-"))
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.base_config = Path(base_config or REPO_CONFIG)
@@ -50,11 +58,15 @@ class SandboxPlatform:
         self.scenario_name = "handoff"
         self.config_path = self.state_dir / SANDBOX_CONFIG_NAME
         self.connections_path = self.state_dir / "connections.toml"
+        self.credentials_path = self.state_dir / "aws-credentials"
         from goodword_tui.sandbox.aws import AwsSandbox
         from goodword_tui.sandbox.snowflake import SnowflakeSandbox
 
-        self.aws = AwsSandbox()
-        self.snowflake = SnowflakeSandbox(self.state_dir / "snowflake", client_ip=client_ip or "203.0.113.10")
+        self._owns_servers = aws is None
+        self.aws = aws or AwsSandbox()
+        self.snowflake = snowflake or SnowflakeSandbox(
+            self.state_dir / "snowflake", client_ip=client_ip or "203.0.113.10"
+        )
         self.topology: Any = None
         self._conn: Any = None
 
@@ -65,8 +77,9 @@ class SandboxPlatform:
         """Start both servers, seed the hand-off, apply the scenario, write the config; returns its path."""
         if not self.base_config.is_file():
             raise FileNotFoundError(f"base config {self.base_config} not found (pass --base-config)")
-        self.aws.start()
-        self.snowflake.start()
+        if self._owns_servers:
+            self.aws.start()
+            self.snowflake.start()
         self.load(scenario_name)
         return self.config_path
 
@@ -94,8 +107,9 @@ class SandboxPlatform:
             with contextlib.suppress(Exception):
                 self._conn.close()
             self._conn = None
-        self.snowflake.stop()
-        self.aws.stop()
+        if self._owns_servers:
+            self.snowflake.stop()
+            self.aws.stop()
 
     def __enter__(self) -> SandboxPlatform:
         return self
@@ -136,38 +150,41 @@ class SandboxPlatform:
         }
 
     def write_config(self) -> Path:
+        from goodword_tui.sandbox.aws import SANDBOX_ACCESS_KEY_ID, SANDBOX_SECRET_ACCESS_KEY
         from goodword_tui.sandbox.snowflake import write_connections_toml
 
         write_connections_toml(
             self.connections_path, connection_name=CONNECTION_NAME, **self.snowflake.connect_kwargs()
         )
+        # moto accepts any key; these dummy ones live in a standard shared credentials file, never in the config.
+        _write_private(
+            self.credentials_path,
+            f"[{AWS_PROFILE}]\naws_access_key_id = {SANDBOX_ACCESS_KEY_ID}\n"
+            f"aws_secret_access_key = {SANDBOX_SECRET_ACCESS_KEY}\n",
+        )
         doc = tomlkit.parse(self.base_config.read_text(encoding="utf-8"))
         self._point_at_sandbox(doc)
+        chosen = scenario(self.scenario_name)
+        if chosen.baseline is not None:
+            chosen.baseline(doc, self)
         _write_private(self.config_path, tomlkit.dumps(doc))
         return self.config_path
 
     def _point_at_sandbox(self, doc: Any) -> None:
-        topo = self.topology
         aws = doc["aws"]
         aws["endpoint_url"] = self.aws.endpoint_url
         aws["region"] = self.aws.region
-        aws.pop("profile", None)
-        for vpc in aws.get("vpcs", []):
-            vpc["id"] = topo.vpcs[vpc["key"]]
-        if "peering" in aws:
-            aws["peering"]["id"] = topo.peering_id
-        for table in aws.get("route_tables", []):
-            if table.get("name_tag") in topo.route_tables:
-                table["id"] = topo.route_tables[table["name_tag"]]
-        for group in aws.get("security_groups", []):
-            key = group.get("name") or group.get("label")
-            found = topo.security_groups.get(key) or topo.security_groups.get(group.get("label", ""))
-            if found:
-                group["id"] = found
-        for endpoint in aws.get("endpoints", []):
-            endpoint["id"] = topo.endpoint_id
-        for instance in aws.get("instances", []):
-            instance["id"] = topo.instances[instance["key"]]
+        aws["profile"] = AWS_PROFILE
+        aws["shared_credentials_file"] = str(self.credentials_path)
+        # The hand-off's ids become moto's; everything found by Name tag stays as it is.
+        ids = self.topology.handoff_id_map()
+        sections = [aws.get("peering") or {}]
+        for key in ("vpcs", "route_tables", "security_groups", "endpoints", "instances"):
+            sections += list(aws.get(key, []))
+        for table in sections:
+            if table.get("id") in ids:
+                table["id"] = ids[table["id"]]
+        topo = self.topology
         sf = doc["snowflake"]
         sf["connection_name"] = CONNECTION_NAME
         sf["connections_file"] = str(self.connections_path)

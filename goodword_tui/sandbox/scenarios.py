@@ -25,6 +25,8 @@ class Scenario:
     name: str
     summary: str
     apply: Callable[[SandboxPlatform], None]
+    # Edits the generated config's baseline (a tomlkit document) when the scenario changes what is intended.
+    baseline: Callable[[Any, SandboxPlatform], None] | None = None
 
 
 def _quote_list(values: list[str]) -> str:
@@ -54,6 +56,21 @@ def _healthy(platform: SandboxPlatform) -> None:
     extra = [topo.nat_gateways["operations"][1], topo.nat_gateways["goodword"][1], topo.access_public_ip]
     entries = _allowed_ips(platform) + [ip for ip in extra if ip]
     platform.sql(f"ALTER NETWORK POLICY {POLICY} SET ALLOWED_IP_LIST = ({_quote_list(entries)})")
+
+
+def _healthy_baseline(doc: Any, platform: SandboxPlatform) -> None:
+    """The fix is recorded in the description too: the catch-all is no longer expected, the egresses are."""
+    topo = platform.topology
+    sf = doc["snowflake"]
+    sf["rules"] = [r for r in sf["rules"] if str(r["name"]).upper() != CATCH_ALL_RULE]
+    labels = {
+        topo.nat_gateways["operations"][1]: "Operations NAT egress (SQLMesh server)",
+        topo.nat_gateways["goodword"][1]: "Goodword NAT egress",
+        topo.access_public_ip: "Access server",
+    }
+    for ip, label in labels.items():
+        if ip:
+            sf["allowed"].append({"cidr": ip, "label": label, "protected": True})
 
 
 def _route_missing(platform: SandboxPlatform) -> None:
@@ -90,8 +107,9 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario(
             "healthy",
             "The hand-off with its critical findings fixed: the catch-all rule detached, the real egress "
-            "addresses allowed.",
+            "addresses allowed (and the config's baseline says so).",
             _healthy,
+            _healthy_baseline,
         ),
         Scenario(
             "route-missing",

@@ -80,6 +80,8 @@ def make_session(settings: Settings) -> boto3.Session:
 
     core = botocore.session.get_session()
     core.register_component("data_loader", _data_loader())
+    if settings.aws.shared_credentials_file:
+        core.set_config_variable("credentials_file", str(settings.resolve(settings.aws.shared_credentials_file)))
     return boto3.Session(
         profile_name=settings.aws.profile or None,
         region_name=settings.aws.region,
