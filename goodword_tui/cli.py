@@ -85,8 +85,11 @@ def _collect(settings: Settings) -> tuple[Any, list[Any]]:
     from goodword_tui.monitor import Monitor
 
     monitor = Monitor(settings)
-    snapshot = asyncio.run(monitor.refresh_all())
-    return snapshot, monitor.findings()
+    try:
+        snapshot = asyncio.run(monitor.refresh_all())
+        return snapshot, monitor.findings()
+    finally:
+        monitor.close()
 
 
 def check_exit_code(snapshot: Any, findings: list[Any]) -> int:

@@ -20,13 +20,21 @@ Fetcher = Callable[[Settings], Awaitable[SourceResult[Any]]]
 SOURCE_NAMES = ("aws", "snowflake", "probes")
 
 
-def default_fetchers() -> dict[str, Fetcher]:
-    """The real sources; imported here so importing this module stays cheap."""
+def default_fetchers(settings: Settings) -> tuple[dict[str, Fetcher], Callable[[], None]]:
+    """The real sources, and how to release what they hold; imported here so importing this module stays cheap.
+
+    Snowflake reads go through one long-lived gateway, so a refresh reuses the session instead of logging in.
+    """
     from goodword_tui.sources.aws import fetch_aws
     from goodword_tui.sources.probes import fetch_probes
-    from goodword_tui.sources.snowflake import fetch_snowflake
+    from goodword_tui.sources.snowflake import SnowflakeGateway, fetch_snowflake
 
-    return {"aws": fetch_aws, "snowflake": fetch_snowflake, "probes": fetch_probes}
+    gateway = SnowflakeGateway(settings, read_only=True)
+
+    async def snowflake(s: Settings) -> SourceResult[Any]:
+        return await fetch_snowflake(s, gateway)
+
+    return {"aws": fetch_aws, "snowflake": snowflake, "probes": fetch_probes}, gateway.close
 
 
 def _pending(source: str) -> SourceResult[Any]:
@@ -39,14 +47,21 @@ class Monitor:
     def __init__(self, settings: Settings, fetchers: Mapping[str, Fetcher] | None = None) -> None:
         self.settings = settings
         self._fetchers = dict(fetchers) if fetchers is not None else None
+        self._release: Callable[[], None] | None = None
         self._results: dict[str, SourceResult[Any]] = {}
         self._locks = {name: asyncio.Lock() for name in SOURCE_NAMES}
 
     @property
     def fetchers(self) -> dict[str, Fetcher]:
         if self._fetchers is None:
-            self._fetchers = default_fetchers()
+            self._fetchers, self._release = default_fetchers(self.settings)
         return self._fetchers
+
+    def close(self) -> None:
+        """Release long-lived connections (the Snowflake session)."""
+        if self._release is not None:
+            self._release()
+            self._release = None
 
     def result(self, source: str) -> SourceResult[Any] | None:
         return self._results.get(source)
