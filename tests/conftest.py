@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.aws",
     "tests.fixtures.snowflake",
     "tests.fixtures.platform",
+    "tests.fixtures.sqlmesh",
 ]
