@@ -23,18 +23,24 @@ SOURCE_NAMES = ("aws", "snowflake", "probes")
 def default_fetchers(settings: Settings) -> tuple[dict[str, Fetcher], Callable[[], None]]:
     """The real sources, and how to release what they hold; imported here so importing this module stays cheap.
 
-    Snowflake reads go through one long-lived gateway, so a refresh reuses the session instead of logging in.
+    Snowflake reads go through one long-lived gateway (a refresh reuses the session instead of logging in) and
+    AWS reads through one set of clients; both start afresh after a failure.
     """
-    from goodword_tui.sources.aws import fetch_aws
+    from goodword_tui.sources.aws import AwsReader
     from goodword_tui.sources.probes import fetch_probes
     from goodword_tui.sources.snowflake import SnowflakeGateway, fetch_snowflake
 
     gateway = SnowflakeGateway(settings, read_only=True)
+    aws = AwsReader()
 
     async def snowflake(s: Settings) -> SourceResult[Any]:
         return await fetch_snowflake(s, gateway)
 
-    return {"aws": fetch_aws, "snowflake": snowflake, "probes": fetch_probes}, gateway.close
+    def release() -> None:
+        gateway.close()
+        aws.close()
+
+    return {"aws": aws, "snowflake": snowflake, "probes": fetch_probes}, release
 
 
 def _pending(source: str) -> SourceResult[Any]:

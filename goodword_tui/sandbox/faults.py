@@ -15,10 +15,17 @@ from dataclasses import dataclass
 
 
 @dataclass
+class _Turn:
+    """Which way bytes last flowed on one connection: a request in progress, or a response."""
+
+    requesting: bool = False
+
+
+@dataclass
 class Fault:
     """What the proxy does to traffic now; change it at any time, it applies to the next chunk."""
 
-    latency_s: float = 0.0  # added before forwarding each client → server chunk (one per request on keep-alive)
+    latency_s: float = 0.0  # added once per request: before the first client chunk that follows a response
     hang: bool = False  # accept, never answer
     reset: bool = False  # close new and open connections at once
 
@@ -65,7 +72,9 @@ class FaultProxy:
         for writer in list(self._writers):
             writer.close()
         assert self._loop is not None
-        self._loop.stop()
+        for task in asyncio.all_tasks(self._loop):
+            task.cancel()
+        self._loop.call_soon(self._loop.stop)
 
     def _run(self) -> None:
         loop = asyncio.new_event_loop()
@@ -74,6 +83,10 @@ class FaultProxy:
         self._ready.set()
         try:
             loop.run_forever()
+            # Let the cancelled connection handlers finish before the loop goes away.
+            pending = asyncio.all_tasks(loop)
+            if pending:
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         finally:
             loop.close()
 
@@ -87,27 +100,32 @@ class FaultProxy:
                 return
             upstream_reader, upstream_writer = await asyncio.open_connection(*self.target)
             self._writers.add(upstream_writer)
+            turn = _Turn()
             try:
                 await asyncio.gather(
-                    self._pipe(client_reader, upstream_writer, delayed=True),
-                    self._pipe(upstream_reader, client_writer, delayed=False),
+                    self._pipe(client_reader, upstream_writer, turn, request=True),
+                    self._pipe(upstream_reader, client_writer, turn, request=False),
                 )
             finally:
                 self._writers.discard(upstream_writer)
                 upstream_writer.close()
-        except OSError:
-            pass  # a peer went away: the other side sees the connection close, as it would without the proxy
+        except (OSError, asyncio.CancelledError):
+            pass  # a peer went away (or the proxy stops): the other side sees the connection close
         finally:
             self._writers.discard(client_writer)
             client_writer.close()
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, delayed: bool) -> None:
+    async def _pipe(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, turn: _Turn, *, request: bool
+    ) -> None:
         while True:
             chunk = await reader.read(65536)
             if not chunk or self.fault.reset:
                 break
-            if delayed and self.fault.latency_s:
+            if request and not turn.requesting and self.fault.latency_s:
+                # A new request (headers and body may come as several chunks): one round trip's delay.
                 await asyncio.sleep(self.fault.latency_s)
+            turn.requesting = request
             writer.write(chunk)
             await writer.drain()
         with contextlib.suppress(OSError):

@@ -170,8 +170,12 @@ def make_clients(settings: Settings, session: boto3.Session | None) -> dict[str,
     return {name: make_client(session, name, settings) for name in sorted({c.client for c in CALLS})}
 
 
-async def _read_all(settings: Settings, session: boto3.Session | None) -> dict[str, Any]:
-    clients = await asyncio.to_thread(make_clients, settings, session)
+async def _read_all(
+    settings: Settings, session: boto3.Session | None, clients: dict[str, BaseClient] | None = None
+) -> dict[str, Any]:
+    owned = clients is None
+    if clients is None:
+        clients = await asyncio.to_thread(make_clients, settings, session)
     loop = asyncio.get_running_loop()
     executor = ThreadPoolExecutor(max_workers=len(CALLS), thread_name_prefix="goodword-aws-read")
     try:
@@ -189,17 +193,29 @@ async def _read_all(settings: Settings, session: boto3.Session | None) -> dict[s
         return {futures[f]: f.result() for f in done}
     finally:
         executor.shutdown(wait=False, cancel_futures=True)
-        for client in clients.values():
-            client.close()  # its connection pool; a thread still in a call just loses its idle connections
+        if owned:
+            close_clients(clients)
 
 
-async def fetch_aws(settings: Settings, session: boto3.Session | None = None) -> SourceResult[AwsState]:
-    """Read the region's network in one concurrent pass. Never raises: failures come back as `SourceError`."""
+def close_clients(clients: Mapping[str, BaseClient]) -> None:
+    for client in clients.values():
+        client.close()  # its connection pool; a thread still in a call just loses its idle connections
+
+
+async def fetch_aws(
+    settings: Settings, session: boto3.Session | None = None, *, clients: dict[str, BaseClient] | None = None
+) -> SourceResult[AwsState]:
+    """Read the region's network in one concurrent pass. Never raises: failures come back as `SourceError`.
+
+    `clients` (from `make_clients`) are reused as given and left open; without them a session and clients
+    are made for this read and closed after it.
+    """
     fetched_at = datetime.now(UTC)
     started = time.monotonic()
     try:
-        raw = await _read_all(settings, session)
-        state = build_state(raw, settings.aws.region)
+        raw = await _read_all(settings, session, clients)
+        # Mapping thousands of rules is CPU work: keep it off the event loop the screen runs on.
+        state = await asyncio.to_thread(build_state, raw, settings.aws.region)
     except Exception as exc:
         return SourceResult(
             source=SOURCE,
@@ -208,6 +224,34 @@ async def fetch_aws(settings: Settings, session: boto3.Session | None = None) ->
             duration_s=time.monotonic() - started,
         )
     return SourceResult(source=SOURCE, fetched_at=fetched_at, data=state, duration_s=time.monotonic() - started)
+
+
+class AwsReader:
+    """Keeps one session and its clients across refreshes (building them costs ~70 ms of CPU each time).
+
+    After any failed read they are dropped, so the next refresh starts from the credential chain again and
+    picks up what the operator fixed (`aws sso login`, a new profile) without a restart.
+    """
+
+    def __init__(self, session: boto3.Session | None = None) -> None:
+        self._session = session
+        self._clients: dict[str, BaseClient] | None = None
+
+    async def __call__(self, settings: Settings) -> SourceResult[AwsState]:
+        if self._clients is None:
+            try:
+                self._clients = await asyncio.to_thread(make_clients, settings, self._session)
+            except Exception as exc:
+                return SourceResult(SOURCE, datetime.now(UTC), error=describe_error(exc, settings))
+        result = await fetch_aws(settings, self._session, clients=self._clients)
+        if result.error is not None:
+            self.close()
+        return result
+
+    def close(self) -> None:
+        clients, self._clients = self._clients, None
+        if clients:
+            close_clients(clients)
 
 
 # --------------------------------------------------------------------------------------------------------------
