@@ -95,6 +95,7 @@ class SandboxPlatform:
         # The operator sits on the access server: Snowflake sees its public address unless told otherwise.
         self.snowflake.reset()
         self.snowflake.set_client_ip(self._client_ip or self.topology.access_public_ip or "203.0.113.10")
+        self.sql("SELECT CURRENT_USER()")  # a live session before seeding (the reset may have ended ours)
         seed_snowflake(self._connection())
         chosen.apply(self)
         self.scenario_name = chosen.name
@@ -128,7 +129,18 @@ class SandboxPlatform:
         return self._conn
 
     def sql(self, statement: str) -> list[tuple[Any, ...]]:
-        """Run one statement as the sandbox's administrator and return its rows."""
+        """Run one statement as the sandbox's administrator and return its rows (logging in again if needed)."""
+        from goodword_tui.sources.snowflake import SESSION_GONE_CODES
+
+        try:
+            return self._sql(statement)
+        except Exception as exc:
+            if getattr(exc, "errno", None) not in SESSION_GONE_CODES:
+                raise
+            self._conn = None  # the emulator forgot the session (reset, expiry): a new login
+            return self._sql(statement)
+
+    def _sql(self, statement: str) -> list[tuple[Any, ...]]:
         cur = self._connection().cursor()
         try:
             cur.execute(statement)
