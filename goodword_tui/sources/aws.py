@@ -82,11 +82,51 @@ def make_session(settings: Settings) -> boto3.Session:
     core.register_component("data_loader", _data_loader())
     if settings.aws.shared_credentials_file:
         core.set_config_variable("credentials_file", str(settings.resolve(settings.aws.shared_credentials_file)))
-    return boto3.Session(
+    session = boto3.Session(
         profile_name=settings.aws.profile or None,
         region_name=settings.aws.region,
         botocore_session=core,
     )
+    if settings.read_only:
+        install_read_only_guard(session)
+    return session
+
+
+# Operation-name prefixes that only read (AWS's naming). Anything else is refused in read-only mode.
+READ_ONLY_PREFIXES = ("Describe", "Get", "List")
+
+
+class ReadOnlyRefused(Exception):
+    """An AWS operation refused by the read-only guard before it left the process; names the operation only."""
+
+    def __init__(self, service: str, operation: str) -> None:
+        super().__init__(
+            f"read-only mode: refusing AWS {service} {operation} (only Describe*, Get* and List* calls are sent)"
+        )
+        self.service = service
+        self.operation = operation
+
+
+def _refuse_non_reads(model: Any, **_: Any) -> None:
+    """botocore `before-call` handler: runs after the request is built and before anything is sent."""
+    name = str(getattr(model, "name", ""))
+    if not name.startswith(READ_ONLY_PREFIXES):
+        service = str(getattr(getattr(model, "service_model", None), "service_name", "") or "?")
+        raise ReadOnlyRefused(service, name or "?")
+
+
+def install_read_only_guard(session: boto3.Session) -> None:
+    """Refuse, on every client made from `session` from now on, each operation that is not a read.
+
+    Clients copy the session's event handlers when they are made, so install this before making any client
+    (`make_session` does, in read-only mode). Installing twice is harmless (one handler, by its unique id).
+    """
+    session.events.register("before-call", _refuse_non_reads, unique_id="goodword-tui-read-only")
+    session._goodword_read_only = True  # type: ignore[attr-defined]  # lets callers assert the guard is on
+
+
+def has_read_only_guard(session: boto3.Session) -> bool:
+    return bool(getattr(session, "_goodword_read_only", False))
 
 
 def client_config(settings: Settings, *, pool_size: int = 16) -> Config:
@@ -186,10 +226,11 @@ async def _read_all(
         done, pending = await asyncio.wait(futures, return_when=asyncio.FIRST_EXCEPTION)
         for future in pending:
             future.cancel()
-        for future in done:
-            error = future.exception()
-            if error is not None:
-                raise error
+            # A cancelled read may still finish with an error; retrieve it so it is never reported as lost.
+            future.add_done_callback(lambda f: f.cancelled() or f.exception())
+        errors = [e for f in done if (e := f.exception()) is not None]
+        if errors:
+            raise errors[0]
         return {futures[f]: f.result() for f in done}
     finally:
         executor.shutdown(wait=False, cancel_futures=True)

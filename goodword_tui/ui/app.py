@@ -1,0 +1,919 @@
+"""The dashboard: the Textual app an on-call engineer opens over SSH.
+
+It renders what `Monitor` holds and never talks to AWS or Snowflake itself. Each source is read by its own
+worker, so a slow or failing source never holds up the others; the next read of a source is scheduled when
+its last one completes (never overlapping), skipped while a modal is open or while paused. Heavy libraries
+(boto3, the Snowflake connector) are imported inside the workers, off the event loop, after the first paint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import importlib
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import events, on
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.command import CommandPalette
+from textual.containers import Horizontal
+from textual.lazy import Lazy
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Input, Static, TabbedContent, TabPane
+
+from goodword_tui.analysis.views import (
+    SOURCE_TITLES,
+    DashboardView,
+    Row,
+    SourceStatus,
+    dashboard_view,
+    related_findings,
+    source_status,
+)
+from goodword_tui.config import Settings
+from goodword_tui.model import Area, Finding, Snapshot, SourceResult
+from goodword_tui.monitor import SOURCE_NAMES, Monitor
+from goodword_tui.ui.guard import configure_logging, guarded, log, log_loop_exception, one_line, report
+from goodword_tui.ui.panes import FindingsPane, NetworkPane, ProbesPane, SnowflakePane, SqlMeshPane
+from goodword_tui.ui.panes.base import Pane
+from goodword_tui.ui.screens import DetailScreen, HelpScreen, WhyScreen
+from goodword_tui.ui.screens.help import KeyHelp
+from goodword_tui.ui.widgets import EMPTY_KEY, Inspector, KeyBar, KeyedTable, Section, set_text
+
+TABS: tuple[tuple[str, str], ...] = (
+    ("findings", "Findings"),
+    ("network", "Network"),
+    ("snowflake", "Snowflake"),
+    ("sqlmesh", "SQLMesh"),
+    ("probes", "Probes"),
+)
+AREA_TAB = {Area.NETWORK: "network", Area.SNOWFLAKE: "snowflake", Area.SQLMESH: "sqlmesh", Area.PROBES: "probes"}
+SOURCE_TAB = {"aws": "network", "snowflake": "snowflake", "probes": "probes", "sqlmesh": "sqlmesh"}
+# Findings whose resource appears in several tables, and the table that explains them best.
+PREFERRED_TABLES: dict[str, tuple[str, ...]] = {"EGRESS_": ("egress",), "SF_CURRENT_IP": ("egress",)}
+
+# Libraries a real source imports; loaded in a thread before its first read so the event loop never pays.
+HEAVY_IMPORTS = {"aws": ("boto3", "botocore"), "snowflake": ("snowflake.connector",), "probes": ("aiohttp",)}
+
+RETRY_FIRST_S = 5.0  # a failed source is retried after 5 s, 10 s, 20 s ... up to the refresh interval
+WIDE_COLUMNS = 140  # from this width the inspector moves to the right and the tables get more rows
+TTY_CHECK_S = 5.0
+
+
+def _caller(arn: str) -> str:
+    """The readable end of a caller ARN: "OnCall/chris" from "arn:aws:sts::1:assumed-role/OnCall/chris"."""
+    tail = arn.split(":")[-1]
+    for prefix in ("assumed-role/", "user/", "role/"):
+        if tail.startswith(prefix):
+            return tail[len(prefix) :]
+    return tail
+
+
+class StatusHeader(Static):
+    """Two lines: who and where (platform, mode in words, AWS and Snowflake identities), then how fresh each
+    source is, the findings count and the refresh state."""
+
+
+class Dashboard(Screen[None]):
+    """The main screen: tabs for the panes, the inspector, the filter bar."""
+
+    BINDINGS = [
+        Binding("slash", "filter", "Filter", id="filter"),
+        Binding("escape", "clear_filter", "Clear filter", show=False, id="clear-filter"),
+        Binding("c", "copy", "Copy", id="copy"),
+        Binding("d", "details", "Details", show=False, id="details"),
+        Binding("1", "show_tab('findings')", "Findings", show=False, id="tab-findings"),
+        Binding("2", "show_tab('network')", "Network", show=False, id="tab-network"),
+        Binding("3", "show_tab('snowflake')", "Snowflake", show=False, id="tab-snowflake"),
+        Binding("4", "show_tab('sqlmesh')", "SQLMesh", show=False, id="tab-sqlmesh"),
+        Binding("5", "show_tab('probes')", "Probes", show=False, id="tab-probes"),
+    ]
+
+    pending_focus: KeyedTable | None = None  # where a jump wants the focus once its tab is shown
+
+    def compose(self) -> ComposeResult:
+        yield StatusHeader(id="status-header")
+        with Horizontal(id="main"):
+            with TabbedContent(id="tabs", initial="findings"):
+                for tab_id, title in TABS:
+                    with TabPane(title, id=tab_id):
+                        # Hidden panes are mounted just after the first frame: the first paint comes sooner.
+                        yield self._pane(tab_id) if tab_id == "findings" else Lazy(self._pane(tab_id))
+            yield Inspector(id="inspector")
+        yield Input(id="filter-bar", placeholder="filter the table: type to narrow, Enter keeps it, Esc clears")
+        yield KeyBar(id="keybar")
+
+    @staticmethod
+    def _pane(tab_id: str) -> Pane:
+        panes: dict[str, Callable[[], Pane]] = {
+            "findings": lambda: FindingsPane(id="pane-findings"),
+            "network": lambda: NetworkPane(id="pane-network"),
+            "snowflake": lambda: SnowflakePane(id="pane-snowflake"),
+            "sqlmesh": lambda: SqlMeshPane(id="pane-sqlmesh"),
+            "probes": lambda: ProbesPane(id="pane-probes"),
+        }
+        return panes[tab_id]()
+
+    @property
+    def gw(self) -> GoodwordApp:
+        app = self.app
+        assert isinstance(app, GoodwordApp)
+        return app
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Write actions bound on this screen are hidden in read-only mode, like the app's own."""
+        return self.gw.check_action(action, parameters)
+
+    def on_mount(self) -> None:
+        self.query_one("#filter-bar", Input).display = False
+        findings = self.query_one("#table-findings", KeyedTable)
+        findings.focus()
+        self.gw.dashboard_ready()
+
+    def on_screen_resume(self) -> None:
+        self.gw.resume_skipped()
+
+    # -- focus and rows -----------------------------------------------------------------------------------
+
+    def active_tab(self) -> str:
+        return self.query_one(TabbedContent).active or "findings"
+
+    def active_pane(self) -> Pane | None:
+        return next(iter(self.query(f"#pane-{self.active_tab()}").results(Pane)), None)
+
+    def focused_table(self) -> KeyedTable | None:
+        """The table the keys act on: the focused one, else the active pane's first."""
+        focused = self.focused
+        if isinstance(focused, KeyedTable):
+            return focused
+        pane = self.active_pane()
+        tables = pane.tables() if pane is not None else []
+        return tables[0] if tables else None
+
+    def current_row(self) -> Row | None:
+        table = self.focused_table()
+        row = table.current_row() if table else None
+        return row if row is not None and row.key != EMPTY_KEY else None
+
+    @on(TabbedContent.TabActivated)
+    def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        """Switching tabs puts the focus on the new pane's first table, so the keys act on what is shown."""
+        panes = self.query(f"#pane-{event.pane.id}").results(Pane) if event.pane.id else iter(())
+        tables = [t for pane in panes for t in pane.tables()]
+        target, self.pending_focus = self.pending_focus, None
+        if target is not None and target in tables:
+            self.set_focus(target, scroll_visible=False)
+            if isinstance(target.parent, Section):
+                target.parent.scroll_visible(animate=False)
+        elif tables and self.focused not in tables and not isinstance(self.focused, Input):
+            # Keys typed ahead (tab, arrows) may already have moved the focus into this pane: keep it there.
+            self.set_focus(tables[0], scroll_visible=False)
+        self.gw.update_inspector()
+
+    @on(KeyedTable.RowHighlighted)
+    def _row_highlighted(self, event: KeyedTable.RowHighlighted) -> None:
+        if isinstance(event.data_table, KeyedTable) and event.data_table.has_focus:
+            self.gw.update_inspector(event.data_table)
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """A table taking the focus scrolls its whole section into view and feeds the inspector."""
+        widget = event.widget
+        if isinstance(widget, KeyedTable):
+            if isinstance(widget.parent, Section):
+                widget.parent.scroll_visible(animate=False)
+            self.gw.update_inspector(widget)
+
+    @on(KeyedTable.Opened)
+    def _opened(self, event: KeyedTable.Opened) -> None:
+        if event.table.id == "table-findings" and isinstance(event.row.subject, Finding):
+            self.gw.jump_to(event.row.subject)
+        else:
+            self.gw.open_detail(event.row)
+
+    # -- filter ---------------------------------------------------------------------------------------------
+
+    @guarded
+    def action_filter(self) -> None:
+        table = self.focused_table()
+        if table is None:
+            self.notify("Nothing to filter on this tab", timeout=3)
+            return
+        bar = self.query_one("#filter-bar", Input)
+        self._filter_target = table
+        bar.value = table.filter_text
+        bar.display = True
+        bar.focus()
+
+    @on(Input.Changed, "#filter-bar")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        table = getattr(self, "_filter_target", None)
+        if isinstance(table, KeyedTable) and event.input.display:
+            table.set_filter(event.value)
+            self._retitle(table)
+
+    @on(Input.Submitted, "#filter-bar")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        self._close_filter(keep=True)
+
+    def _close_filter(self, *, keep: bool) -> None:
+        bar = self.query_one("#filter-bar", Input)
+        table = getattr(self, "_filter_target", None)
+        bar.display = False
+        if isinstance(table, KeyedTable):
+            if not keep:
+                table.set_filter("")
+                self._retitle(table)
+            table.focus()
+
+    def _retitle(self, table: KeyedTable) -> None:
+        section = table.parent
+        if isinstance(section, Section):
+            section.refresh_title()
+        self.gw.update_inspector(table)
+
+    @guarded
+    def action_clear_filter(self) -> None:
+        bar = self.query_one("#filter-bar", Input)
+        if bar.display:
+            self._close_filter(keep=False)
+            return
+        table = self.focused_table()
+        if table is not None and table.filter_text:
+            table.set_filter("")
+            self._retitle(table)
+
+    # -- other keys -----------------------------------------------------------------------------------------
+
+    @guarded
+    def action_copy(self) -> None:
+        row = self.current_row()
+        if row is None:
+            self.notify("Select a row first", timeout=3)
+            return
+        value = row.copy or row.key
+        self.app.copy_to_clipboard(value)
+        self.notify(f"Copied {value}", timeout=3)
+
+    @guarded
+    def action_details(self) -> None:
+        row = self.current_row()
+        if row is not None:
+            self.gw.open_detail(row)
+
+    @guarded
+    def action_show_tab(self, tab_id: str) -> None:
+        """Switch, and focus the pane's first table now, so keys typed right after act on the new pane."""
+        tabs = self.query_one(TabbedContent)
+        if tabs.active == tab_id:
+            return
+        tabs.active = tab_id
+        tables = [t for pane in self.query(f"#pane-{tab_id}").results(Pane) for t in pane.tables()]
+        if tables:
+            self.set_focus(tables[0], scroll_visible=False)
+
+
+class GoodwordApp(App[int]):
+    """The on-call dashboard over a `Monitor`.
+
+    `clock` is the dashboard's idea of now (ages, the snapshot's time); tests freeze it. `read_only` overrides
+    the config's mode. `auto_refresh=False` reads every source once and then only on `r` (tests, benches).
+    """
+
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute, so subclasses elsewhere find it
+    TITLE = "goodword-tui"
+    ENABLE_COMMAND_PALETTE = True
+
+    BINDINGS = [
+        Binding("q", "quit", "Quit", id="quit"),
+        Binding("r", "refresh", "Refresh", id="refresh"),
+        Binding("space", "toggle_pause", "Pause", id="pause"),
+        Binding("w", "why", "Why", id="why"),
+        Binding("question_mark", "help", "Help", id="help"),
+        Binding("ctrl+p", "command_palette", "Palette", show=False, id="palette", priority=True),
+    ]
+
+    # Actions that change the platform. The changes issues add theirs here (e.g. "apply_fix", "undo"); in
+    # read-only mode `check_action` hides them from the footer, the help and the palette and refuses to run them.
+    WRITE_ACTIONS: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(
+        self,
+        settings: Settings,
+        monitor: Monitor | None = None,
+        clock: Callable[[], datetime] | None = None,
+        *,
+        read_only: bool | None = None,
+        auto_refresh: bool = True,
+        watch_terminal: bool = True,
+    ) -> None:
+        super().__init__()
+        if "TEXTUAL_ANIMATIONS" not in os.environ:
+            self.animation_level = "none"  # over SSH every animation frame is bytes on the wire
+        self.settings = settings
+        self.monitor = monitor if monitor is not None else Monitor(settings)
+        self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
+        self.read_only = settings.read_only if read_only is None else read_only
+        self.auto_reads = auto_refresh
+        self.watch_terminal = watch_terminal
+        self.paused = False
+        self.findings: list[Finding] = []
+        self.view: DashboardView | None = None
+        self.analysis_error = ""
+        self.refresh_count: dict[str, int] = dict.fromkeys(SOURCE_NAMES, 0)
+        self._busy: set[str] = set()
+        self._source_timers: dict[str, Timer] = {}
+        self._failures: dict[str, int] = {}
+        self._skipped: set[str] = set()
+        self._next_at: dict[str, float] = {}
+        self._rebuilding = False
+        self._rebuild_pending = False
+        self._pinned: Finding | None = None
+        self._wide = False
+
+    # -- set-up -----------------------------------------------------------------------------------------------
+
+    def get_default_screen(self) -> Screen[Any]:
+        return Dashboard(id="dashboard")
+
+    def _dashboard(self) -> Dashboard:
+        screen = self.screen_stack[0] if self.screen_stack else self.screen
+        assert isinstance(screen, Dashboard)
+        return screen
+
+    @property
+    def interval(self) -> float:
+        return float(self.settings.platform.refresh_interval_s)
+
+    def on_mount(self) -> None:
+        self.title = f"{self.settings.platform.name} — goodword-tui"
+        self._apply_keymap()
+        if not self.is_headless:
+            asyncio.get_running_loop().set_exception_handler(log_loop_exception)
+        if self.watch_terminal and not self.is_headless:
+            self._watch_terminal()
+
+    def dashboard_ready(self) -> None:
+        """The dashboard is composed: show it as loading, then start reading once the first frame is out."""
+        self._on_resize_width(self.size.width)
+        self.update_header()
+        for source in SOURCE_NAMES:
+            self._show_status(source)
+        self.call_after_refresh(self.refresh_all)
+        self.set_interval(10, self._tick_ages, name="ages")
+
+    def _apply_keymap(self) -> None:
+        """Remap keys from [platform.bindings] (binding id → keys); unknown ids are reported, not fatal."""
+        keymap = dict(self.settings.platform.bindings)
+        if not keymap:
+            return
+        known = {b.id for b in self._all_bindings() if b.id}
+        unknown = sorted(set(keymap) - known)
+        if unknown:
+            self.notify(
+                f"Unknown binding id(s) in [platform.bindings]: {', '.join(unknown)}. "
+                f"Known: {', '.join(sorted(known))}",
+                severity="warning",
+                timeout=10,
+            )
+        self.set_keymap({k: v for k, v in keymap.items() if k in known})
+
+    def _all_bindings(self) -> list[Binding]:
+        found: list[Binding] = []
+        for cls in (GoodwordApp, Dashboard, KeyedTable, DetailScreen, HelpScreen, WhyScreen):
+            found += [b for b in cls.BINDINGS if isinstance(b, Binding)]
+        return found
+
+    def _watch_terminal(self) -> None:
+        """Exit cleanly when the SSH session or terminal goes away (SIGHUP, or stdin no longer a terminal)."""
+        try:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._terminal_gone, "SIGHUP")
+        except (NotImplementedError, RuntimeError, ValueError):
+            log.info("no SIGHUP handler on this platform")
+        self.set_interval(TTY_CHECK_S, self._check_tty, name="tty-check")
+
+    def _check_tty(self) -> None:
+        stdin = sys.__stdin__
+        try:
+            alive = stdin is not None and os.isatty(stdin.fileno())
+        except (OSError, ValueError):
+            alive = False
+        if not alive:
+            self._terminal_gone("stdin is no longer a terminal")
+
+    def _terminal_gone(self, why: str) -> None:
+        log.info("terminal gone (%s); exiting", why)
+        self.exit(0)
+
+    def on_resize(self, event: Any) -> None:
+        self._on_resize_width(event.size.width)
+
+    def _on_resize_width(self, width: int) -> None:
+        """On the app itself, so every screen (including modals pushed later) follows."""
+        wide = width >= WIDE_COLUMNS
+        if wide != self._wide or not self.has_class("-wide", "-narrow"):
+            self._wide = wide
+            self.set_class(wide, "-wide")
+            self.set_class(not wide, "-narrow")
+
+    # -- read-only --------------------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The UI half of read-only: write actions are hidden and refused (the core refuses them too)."""
+        return not (self.read_only and action in self.WRITE_ACTIONS)
+
+    # -- refreshing ---------------------------------------------------------------------------------------------
+
+    def refresh_all(self) -> None:
+        for source in SOURCE_NAMES:
+            self.refresh_source(source)
+
+    def refresh_source(self, source: str) -> None:
+        """Read `source` now unless a read is already running (refreshes never overlap)."""
+        if source in self._busy:
+            return
+        timer = self._source_timers.pop(source, None)
+        if timer is not None:
+            timer.stop()
+        self._skipped.discard(source)
+        self._busy.add(source)
+        self.run_worker(
+            self._refresh(source),
+            name=f"refresh {source}",
+            group=f"source-{source}",
+            description=f"Reading {SOURCE_TITLES.get(source, source)}",
+            exclusive=True,
+            exit_on_error=False,
+        )
+
+    def _warm_up(self, source: str) -> None:
+        """In a thread: import the source modules and, for real sources, their heavy libraries."""
+        fetcher = self.monitor.fetchers.get(source)
+        if fetcher is not None and getattr(fetcher, "__module__", "").startswith("goodword_tui.sources"):
+            for name in HEAVY_IMPORTS.get(source, ()):
+                try:
+                    importlib.import_module(name)
+                except ImportError:
+                    log.warning("could not import %s for %s", name, source)
+
+    async def _refresh(self, source: str) -> None:
+        result: SourceResult[Any] | None = None
+        try:
+            await asyncio.to_thread(self._warm_up, source)
+            result = await self.monitor.refresh(source)
+        except Exception as error:  # a source must not raise, but if one does the dashboard stays up
+            report(self, f"reading {source}", error)
+        finally:
+            self._busy.discard(source)
+            self.refresh_count[source] = self.refresh_count.get(source, 0) + 1
+        self._schedule(source, result)
+        await self.rebuild()
+
+    def _schedule(self, source: str, result: SourceResult[Any] | None) -> None:
+        if result is None or result.error is not None:
+            failures = self._failures[source] = self._failures.get(source, 0) + 1
+            delay = min(self.interval, RETRY_FIRST_S * 2 ** (failures - 1))
+        else:
+            self._failures[source] = 0
+            delay = self.interval
+        self._next_at[source] = time.monotonic() + delay
+        if self.auto_reads or (result is None or result.error is not None):
+            self._source_timers[source] = self.set_timer(delay, partial(self._due, source), name=f"next {source}")
+
+    def _due(self, source: str) -> None:
+        self._source_timers.pop(source, None)
+        if self.paused or self.modal_open():
+            self._skipped.add(source)  # read again as soon as the modal closes or the pause ends
+            return
+        self.refresh_source(source)
+
+    def modal_open(self) -> bool:
+        return len(self.screen_stack) > 1
+
+    def resume_skipped(self) -> None:
+        if self.paused:
+            return
+        for source in sorted(self._skipped):
+            self.refresh_source(source)
+
+    def current_snapshot(self) -> Snapshot:
+        """The monitor's results, timed by our clock (ages and stale findings use it)."""
+        return dataclasses.replace(self.monitor.snapshot(), taken_at=self.clock())
+
+    def _compute(self, snapshot: Snapshot) -> tuple[list[Finding], str, DashboardView]:
+        """In a thread: findings and every pane's rows. Pure functions over an immutable snapshot."""
+        error = ""
+        try:
+            from goodword_tui.analysis.findings import analyze
+
+            findings = analyze(snapshot, self.settings)
+        except Exception as exc:
+            log.error("findings analysis failed", exc_info=exc)
+            findings, error = [], one_line(exc)
+        return findings, error, dashboard_view(snapshot, self.settings, findings)
+
+    async def rebuild(self) -> None:
+        """Recompute findings and rows from the newest results and apply them.
+
+        Coalesced: when sources answer together, one computation runs and, if more answers arrived meanwhile,
+        one more after it, instead of one per answer competing with the keyboard for the CPU.
+        """
+        if self._rebuilding:
+            self._rebuild_pending = True
+            return
+        self._rebuilding = True
+        try:
+            while True:
+                self._rebuild_pending = False
+                snapshot = self.current_snapshot()
+                try:
+                    findings, error, view = await asyncio.to_thread(self._compute, snapshot)
+                except Exception as exc:
+                    report(self, "building the view", exc)
+                    return
+                self.apply(snapshot, findings, error, view)
+                if not self._rebuild_pending:
+                    return
+        finally:
+            self._rebuilding = False
+
+    @guarded
+    def apply(self, snapshot: Snapshot, findings: list[Finding], error: str, view: DashboardView) -> None:
+        self.findings = findings
+        self.analysis_error = error
+        self.view = view
+        dashboard = self._dashboard()
+        with self.batch_update():
+            for pane in dashboard.query(Pane):
+                pane.show_view(view)
+            loading = [s for s in SOURCE_NAMES if not self.monitor.loaded(s)]
+            dashboard.query_one(FindingsPane).show_summary(view.counts, loading, error)
+            for source in SOURCE_NAMES:
+                self._show_status(source)
+            for section in dashboard.query(Section):
+                section.refresh_title()
+            self._retitle_tabs()
+            self.update_header()
+            self.update_inspector()
+
+    # -- header, tabs, statuses ---------------------------------------------------------------------------
+
+    def statuses(self) -> dict[str, SourceStatus]:
+        now = self.clock()
+        return {s: source_status(s, self.monitor.result(s), now) for s in SOURCE_NAMES}
+
+    def _retry_text(self, source: str) -> str:
+        failures = self._failures.get(source, 0)
+        if not failures:
+            return ""
+        delay = min(self.interval, RETRY_FIRST_S * 2 ** (failures - 1))
+        return f"Retrying every {delay:.0f}s (r: now)."
+
+    def pane_ready(self, pane: Pane) -> None:
+        """A pane mounted after the first frame catches up with what is already known."""
+        if pane.SOURCE in SOURCE_NAMES:
+            self._show_status(pane.SOURCE)
+        if self.view is not None:
+            with self.batch_update():
+                pane.show_view(self.view)
+                for section in pane.sections():
+                    section.refresh_title()
+
+    def _show_status(self, source: str) -> None:
+        tab = SOURCE_TAB.get(source)
+        if tab is None:
+            return
+        status = source_status(source, self.monitor.result(source), self.clock())
+        try:
+            pane = self._dashboard().query_one(f"#pane-{tab}", Pane)
+        except Exception:
+            return
+        pane.show_status(status, self._retry_text(source))
+
+    def _tick_ages(self) -> None:
+        """Every 10 s: ages move on. Short forms (4s, 3m) keep the bytes written to an idle terminal low."""
+        self.update_header()
+        for source in SOURCE_NAMES:
+            if self.monitor.loaded(source):
+                self._show_status(source)
+
+    def _retitle_tabs(self) -> None:
+        tabs = self._dashboard().query_one(TabbedContent)
+        statuses = self.statuses()
+        counts = self.view.counts if self.view else {}
+        for tab_id, title in TABS:
+            label = title
+            if tab_id == "findings" and self.view is not None:
+                label = f"{title} {sum(counts.values())}"
+            source = next((s for s, t in SOURCE_TAB.items() if t == tab_id), None)
+            status = statuses.get(source or "")
+            if status is not None and status.state in ("failed", "stale"):
+                label += " ✗"
+            elif status is not None and status.state == "loading":
+                label += " …"
+            tab = tabs.get_tab(tab_id)
+            if str(tab.label) != label:
+                tab.label = label
+
+    def update_header(self) -> None:
+        set_text(self._dashboard().query_one(StatusHeader), self.header_text())
+
+    def header_text(self) -> Text:
+        """Line 1: platform, mode in words, AWS identity and age. Line 2: Snowflake identity and age, probes,
+        the refresh state, the findings count. Most important first, so 80 columns cut only the tail."""
+        statuses = self.statuses()
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append(f" {self.settings.platform.name} ", style="bold reverse")
+        text.append(" ")
+        if self.read_only:
+            text.append(" READ-ONLY ", style="bold reverse")
+        else:
+            text.append(" WRITE ", style="bold")
+        aws = self.monitor.result("aws")
+        identity = aws.data.identity if aws is not None and aws.data is not None else None
+        if identity is not None:
+            text.append(f" AWS {identity.account} {identity.region} {_caller(identity.arn)} ")
+        else:
+            profile = f" ({self.settings.aws.profile})" if self.settings.aws.profile else ""
+            text.append(f" AWS {self.settings.aws.region}{profile} ")
+        self._status(text, statuses["aws"])
+        text.append("\n ")
+        sf = self.monitor.result("snowflake")
+        state = sf.data if sf is not None else None
+        if state is not None:
+            text.append(f"Snowflake {state.account} {state.user} {state.role} ")
+        else:
+            text.append(f"Snowflake {self.settings.snowflake.account} ")
+        self._status(text, statuses["snowflake"])
+        text.append(" │ probes ")
+        self._status(text, statuses["probes"])
+        text.append(" │ ")
+        if self.paused:
+            text.append("PAUSED", style="bold reverse")
+        elif not self.auto_reads:
+            text.append("manual")
+        else:
+            text.append(f"auto {self.interval:.0f}s")
+        if self.view is not None:
+            counts = self.view.counts
+            text.append(" │ ")
+            text.append(f"{counts.get('CRIT', 0)} crit", style="bold red" if counts.get("CRIT") else "")
+            text.append(f" {counts.get('WARN', 0)} warn", style="yellow" if counts.get("WARN") else "")
+        return text
+
+    @staticmethod
+    def _status(text: Text, status: SourceStatus) -> None:
+        """A source's state in a word or mark plus the age: ✓ 4s, … (loading), ✗ FAILED, ✗ STALE 3m."""
+        if status.state == "loading":
+            text.append("loading…", style="dim")
+        elif status.state == "ok":
+            text.append(f"✓ {status.age}")
+        elif status.state == "stale":
+            text.append(f"✗ STALE {status.age}", style="bold red")
+        else:
+            text.append("✗ FAILED", style="bold red")
+
+    # -- inspector, jump, detail ------------------------------------------------------------------------------
+
+    def update_inspector(self, table: KeyedTable | None = None) -> None:
+        dashboard = self._dashboard()
+        try:
+            inspector = dashboard.query_one(Inspector)
+        except Exception:
+            return
+        table = table or dashboard.focused_table()
+        row = table.current_row() if table is not None else None
+        related = related_findings(row, self.findings) if row is not None else []
+        pinned = self._pinned if self._pinned in related else None
+        inspector.show(row, related, pinned)
+
+    @guarded
+    def jump_to(self, finding: Finding) -> None:
+        """Go to the row a finding is about: its pane, its table, the row under the cursor, the evidence shown."""
+        dashboard = self._dashboard()
+        if finding.area is Area.SOURCES and finding.resource in SOURCE_TAB:
+            dashboard.action_show_tab(SOURCE_TAB[finding.resource])  # the pane says what failed and when
+            return
+        for tab_id, table in self._candidate_tables(finding):
+            rows = table.find_rows(finding.resource)
+            if not rows:
+                continue
+            self._pinned = finding
+            table.select_key(rows[0].key)
+            tabs = dashboard.query_one(TabbedContent)
+            section = table.parent
+            if tabs.active != tab_id:
+                dashboard.pending_focus = table  # focused (and scrolled to) when the tab is shown
+                tabs.active = tab_id
+            else:
+                table.focus()
+                if isinstance(section, Section):
+                    section.scroll_visible(animate=False)
+            if isinstance(section, Section):
+                section.refresh_title()
+            self.call_after_refresh(self.update_inspector, table)
+            return
+        if finding.area is Area.SQLMESH:
+            dashboard.action_show_tab("sqlmesh")
+        self.notify(f"No row shows {finding.resource}; here is the finding itself.", timeout=4)
+        row = next(
+            (r for r in (self.view.findings.rows if self.view else ()) if r.subject is finding),
+            Row(finding.code, (), subject=finding, title=f"{finding.code}: {finding.resource}", copy=finding.resource),
+        )
+        self.open_detail(row)
+
+    def _candidate_tables(self, finding: Finding) -> list[tuple[str, KeyedTable]]:
+        """Where to look for a finding's resource: the table its code is about first (egress findings name an
+        instance, but belong with the egress rows), then its area's tab, then every other tab."""
+        dashboard = self._dashboard()
+        tabs = [AREA_TAB.get(finding.area)]
+        tabs += [t for t, _ in TABS if t not in tabs and t != "findings"]
+        found: list[tuple[str, KeyedTable]] = []
+        for tab_id in tabs:
+            if tab_id is not None:
+                panes = dashboard.query(f"#pane-{tab_id}").results(Pane)
+                found += [(tab_id, table) for pane in panes for table in pane.tables()]
+        first = next((ids for prefix, ids in PREFERRED_TABLES.items() if finding.code.startswith(prefix)), ())
+        return sorted(found, key=lambda pair: (pair[1].id or "").removeprefix("table-") not in first)
+
+    @guarded
+    def open_detail(self, row: Row) -> None:
+        source = self._source_for(row)
+        line = self.statuses()[source].line if source else ""
+        self.push_screen(DetailScreen(row, related_findings(row, self.findings), line))
+
+    def _source_for(self, row: Row) -> str | None:
+        tab = None
+        for pane in self._dashboard().query(Pane):
+            if any(row.key in t.shown for t in pane.tables()):
+                tab = (pane.id or "").removeprefix("pane-")
+                break
+        return next((s for s, t in SOURCE_TAB.items() if t == tab and s in SOURCE_NAMES), None)
+
+    # -- actions ------------------------------------------------------------------------------------------------
+
+    @guarded
+    def action_refresh(self) -> None:
+        busy = [s for s in SOURCE_NAMES if s in self._busy]
+        self.refresh_all()
+        self.notify("Refreshing " + ("(some reads were already running)" if busy else "all sources"), timeout=2)
+
+    @guarded
+    def action_toggle_pause(self) -> None:
+        self.paused = not self.paused
+        if not self.paused:
+            self.resume_skipped()
+        self.update_header()
+        self.notify("Auto-refresh paused (space resumes)" if self.paused else "Auto-refresh resumed", timeout=3)
+
+    @guarded
+    def action_why(self) -> None:
+        initial = ""
+        if not self.modal_open():
+            row = self._dashboard().current_row()
+            from goodword_tui.analysis.policy import parse_address
+
+            if row is not None and parse_address(row.copy or "") is not None:
+                initial = row.copy
+        self.push_screen(WhyScreen(self.current_snapshot, self.settings, initial))
+
+    @guarded
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        self.push_screen(HelpScreen(self.key_help(), self._help_notes()))
+
+    def key_help(self) -> list[KeyHelp]:
+        """The live bindings of the screen the user is on (after remapping, filtered by `check_action`)."""
+        grouped: dict[tuple[str, str], KeyHelp] = {}
+        for active in self.screen.active_bindings.values():
+            binding = active.binding
+            if not binding.description or binding.system:
+                continue
+            where = self._where(active.node)
+            group = (binding.action, where)
+            display = self.get_key_display(binding)
+            known = grouped.get(group)
+            if known is not None:
+                grouped[group] = dataclasses.replace(
+                    known, key=f"{known.key}, {display}", binding_id=known.binding_id or binding.id or ""
+                )
+            else:
+                grouped[group] = KeyHelp(display, binding.description, binding.id or "", where, active.enabled)
+        # Ours (with ids, remappable) first, then Textual's own navigation keys.
+        order = {"everywhere": 0, "screen": 1, "table": 2}
+        return sorted(grouped.values(), key=lambda r: (not r.binding_id, order.get(r.where, 3), r.description))
+
+    def _where(self, node: Any) -> str:
+        if node is self:
+            return "everywhere"
+        if isinstance(node, Screen):
+            return "screen"
+        return "table" if isinstance(node, KeyedTable) else type(node).__name__
+
+    def _help_notes(self) -> list[str]:
+        notes = [
+            "Tab / shift+tab move between tables; arrows, PgUp/PgDn move in one. Enter on a finding goes to its "
+            "resource; Enter elsewhere (or d) opens the details.",
+            f"Mode: {'READ-ONLY: write actions are hidden and refused' if self.read_only else 'WRITE'}."
+            f" Auto-refresh every {self.interval:.0f}s (space pauses; it also waits while a dialog is open).",
+            'Remap keys in config.toml, e.g. [platform.bindings] refresh = "f5"  (binding id = keys).',
+        ]
+        return notes
+
+    # -- command palette ------------------------------------------------------------------------------------
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """Commands for what is on screen: the dashboard's tabs, sources, findings and the selected row; a
+        detail screen's copy actions."""
+        if isinstance(screen, DetailScreen):
+            yield SystemCommand("Copy value", f"Copy {screen.row.copy or screen.row.key}", screen.action_copy_value)
+            yield SystemCommand("Copy raw JSON", "Copy this resource as JSON", screen.action_copy_json)
+            yield SystemCommand("Close", "Back to the dashboard", screen.action_close)
+            return
+        if not isinstance(screen, Dashboard):
+            yield from super().get_system_commands(screen)
+            return
+        for tab_id, title in TABS:
+            yield SystemCommand(f"Go to {title}", f"Show the {title} tab", partial(screen.action_show_tab, tab_id))
+        yield SystemCommand("Refresh all now", "Read every source again", self.action_refresh)
+        for source in SOURCE_NAMES:
+            title = SOURCE_TITLES.get(source, source)
+            yield SystemCommand(f"Refresh {title}", f"Read {title} again now", partial(self.refresh_source, source))
+        yield SystemCommand(
+            "Resume auto-refresh" if self.paused else "Pause auto-refresh",
+            f"Currently {'paused' if self.paused else f'every {self.interval:.0f}s'}",
+            self.action_toggle_pause,
+        )
+        yield SystemCommand(
+            "Why / reach…", "Explain an address, or whether one address reaches another", self.action_why
+        )
+        yield SystemCommand("Filter the table", "Narrow the focused table", screen.action_filter)
+        row = screen.current_row()
+        if row is not None:
+            yield SystemCommand(
+                f"Details: {row.title or row.key}",
+                "Every attribute, findings, raw JSON",
+                partial(self.open_detail, row),
+            )
+            yield SystemCommand(f"Copy {row.copy or row.key}", "Copy the selected value (OSC 52)", screen.action_copy)
+        for finding in self.findings[:50]:
+            yield SystemCommand(
+                f"Go to {finding.severity.label} {finding.code} {finding.resource}",
+                finding.message,
+                partial(self.jump_to, finding),
+                discover=False,
+            )
+        yield SystemCommand("Keys", "Show the keys (help)", self.action_help)
+        yield SystemCommand("Quit", "Leave goodword-tui", self.action_quit)
+
+    # -- last-resort guard ----------------------------------------------------------------------------------
+
+    def _handle_exception(self, error: Exception) -> None:
+        """An error escaped every guard: log the traceback to the file; the screen gets one line, not a dump."""
+        log.critical("unhandled error; the dashboard stops", exc_info=error)
+        super()._handle_exception(error)
+
+    def _fatal_error(self) -> None:
+        if self.is_headless:  # tests want Textual's own report
+            super()._fatal_error()
+            return
+        from goodword_tui.ui.guard import log_path
+
+        self.bell()
+        error = self._exception
+        self._exit_renderables.append(
+            Text(
+                f"goodword-tui stopped after an internal error: {one_line(error) if error else 'unknown'}\n"
+                f"The details are in {log_path()}",
+                style="bold",
+            )
+        )
+        self._close_messages_no_wait()
+
+    async def action_quit(self) -> None:
+        self.exit(0)
+
+    @property
+    def command_palette_open(self) -> bool:
+        return isinstance(self.screen, CommandPalette)
+
+
+def run_dashboard(settings: Settings, *, read_only: bool | None = None) -> int:
+    """Run the dashboard in this terminal until the user quits; returns the exit code."""
+    path: Path | None = configure_logging()
+    log.info("dashboard starting (log: %s)", path)
+    app = GoodwordApp(settings, read_only=read_only)
+    result = app.run()
+    code = app.return_code if app.return_code is not None else (result or 0)
+    return int(code or 0)

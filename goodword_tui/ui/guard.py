@@ -1,0 +1,118 @@
+"""The exception guard: an unexpected error in a handler becomes a notification and a log line, not a crash.
+
+On call, in the middle of an incident, a dashboard that dies with a traceback is worse than one that shows a
+wrong cell. Every handler and action we write is wrapped with `guarded`; the traceback goes to the log file
+(`log_path()`), the screen gets one line.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import os
+import threading
+from collections.abc import Callable
+from logging.handlers import RotatingFileHandler
+from pathlib import Path
+from typing import Any, TypeVar
+
+log = logging.getLogger("goodword_tui.ui")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def log_path() -> Path:
+    """Where the dashboard logs: $GOODWORD_TUI_LOG, else the user's log directory."""
+    configured = os.environ.get("GOODWORD_TUI_LOG")
+    if configured:
+        return Path(configured).expanduser()
+    from platformdirs import user_log_dir
+
+    return Path(user_log_dir("goodword-tui")) / "goodword-tui.log"
+
+
+def configure_logging() -> Path | None:
+    """Send our log to a small rotating file (never to the terminal the dashboard draws on)."""
+    path = log_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler = RotatingFileHandler(path, maxBytes=1_000_000, backupCount=2, encoding="utf-8")
+    except OSError:
+        return None
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    ours = logging.getLogger("goodword_tui")
+    ours.addHandler(handler)
+    ours.setLevel(logging.INFO)
+    ours.propagate = False
+    # Everything else (asyncio's "exception was never retrieved", libraries' warnings) goes to the same file:
+    # with no handler, Python's last-resort handler would print it over the dashboard.
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+    threading.excepthook = _log_thread_exception
+    return path
+
+
+def _log_thread_exception(args: threading.ExceptHookArgs) -> None:
+    name = args.thread.name if args.thread is not None else "?"
+    exc = args.exc_value if args.exc_value is not None else Exception(str(args.exc_type))
+    log.error("unhandled error in thread %s", name, exc_info=(args.exc_type, exc, args.exc_traceback))
+
+
+def log_loop_exception(_loop: object, context: dict[str, object]) -> None:
+    """asyncio's handler for errors nobody awaited: to the log file, never to the terminal."""
+    error = context.get("exception")
+    message = str(context.get("message", "unhandled error in the event loop"))
+    if isinstance(error, BaseException):
+        log.error("%s", message, exc_info=error)
+    else:
+        log.error("%s", message)
+
+
+def one_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    text = f"{type(error).__name__}: {text}" if text else type(error).__name__
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def report(node: Any, what: str, error: BaseException) -> None:
+    """Log the traceback and tell the user in one line; never raises."""
+    log.error("unexpected error in %s", what, exc_info=error)
+    try:
+        app = node.app if hasattr(node, "app") else node
+        app.notify(
+            f"Unexpected error in {what}: {one_line(error)} (details in the log)",
+            title="Internal error",
+            severity="error",
+            timeout=10,
+        )
+    except Exception:  # the app may be shutting down; the log line is enough
+        log.debug("could not notify about an error", exc_info=True)
+
+
+def guarded(method: F) -> F:
+    """Wrap a handler or action (sync or async) so an exception is reported instead of raised."""
+    what = method.__qualname__
+
+    if inspect.iscoroutinefunction(method):
+
+        @functools.wraps(method)
+        async def async_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return await method(self, *args, **kwargs)
+            except Exception as error:
+                report(self, what, error)
+                return None
+
+        return async_wrapper  # type: ignore[return-value]
+
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except Exception as error:
+            report(self, what, error)
+            return None
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,47 @@
+"""What every pane shares: its sections (titled keyed tables) and the line saying how fresh its source is."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.containers import Vertical
+
+from goodword_tui.analysis.views import DashboardView, SourceStatus, Table
+from goodword_tui.ui.widgets import KeyedTable, Section, SourceLine
+
+
+class Pane(Vertical):
+    """A tab's content. `SOURCE` names the source that feeds it (None: several, like the findings)."""
+
+    SOURCE: ClassVar[str | None] = None
+
+    def on_mount(self) -> None:
+        ready = getattr(self.app, "pane_ready", None)
+        if ready is not None:
+            ready(self)
+
+    def sections(self) -> list[Section]:
+        return list(self.query(Section))
+
+    def tables(self) -> list[KeyedTable]:
+        return [s.table for s in self.sections()]
+
+    def section(self, table_id: str) -> Section | None:
+        return next((s for s in self.sections() if s.table_id == table_id), None)
+
+    def set_tables(self, tables: tuple[Table, ...] | list[Table]) -> None:
+        for table in tables:
+            section = self.section(table.id)
+            if section is not None:
+                section.set_table(table)
+
+    def show_status(self, status: SourceStatus, retry: str = "") -> None:
+        """Before the first good read, the tables say why they are empty (loading, or the error)."""
+        for line in self.query(SourceLine):
+            line.show(status, retry)
+        if status.state == "failed":
+            for table in self.tables():
+                table.set_placeholder(f"no data: {status.line}")
+
+    def show_view(self, view: DashboardView) -> None:
+        raise NotImplementedError
