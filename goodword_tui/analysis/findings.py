@@ -1317,25 +1317,33 @@ def _never_matching_findings(
 
 
 def _redundant_findings(policy: NetworkPolicy) -> list[Finding]:
+    """Entries inside another entry. Walks each entry's supernets (at most 32 or 128 lookups) instead of
+    comparing every pair, so a 1,000-entry list costs milliseconds, not seconds."""
     entries = _list_entries(policy.allowed_ips)
+
+    # The catch-all has its own, critical finding; it is not named as a container here.
+    def key(network: Any, prefix: int) -> tuple[int, int, int]:
+        bits = network.max_prefixlen
+        mask = ((1 << prefix) - 1) << (bits - prefix)
+        return (network.version, int(network.network_address) & mask, prefix)
+
+    by_key = {key(e.network, e.network.prefixlen): e for e in reversed(entries) if not is_catch_all(e.network)}
     out: list[Finding] = []
     for entry in entries:
         containers = [
-            other
-            for other in entries
-            if other.network != entry.network
-            and not is_catch_all(other.network)  # the catch-all has its own, critical finding
-            and contains(other.network, entry.network)
+            by_key[k]
+            for prefix in range(entry.network.prefixlen - 1, 0, -1)
+            if (k := key(entry.network, prefix)) in by_key
         ]
         if containers:
-            wider = min(containers, key=lambda c: -c.network.prefixlen)  # the tightest container
+            tightest = containers[0]
             out.append(
                 _finding(
                     INFO,
                     "SF_ENTRY_REDUNDANT",
                     Area.SNOWFLAKE,
                     entry.text,
-                    f"{entry.text} lies inside {wider.text} in {policy.name}'s ALLOWED_IP_LIST",
+                    f"{entry.text} lies inside {tightest.text} in {policy.name}'s ALLOWED_IP_LIST",
                     [f"contained in {c.text}" for c in containers],
                 )
             )

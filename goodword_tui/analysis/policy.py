@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -41,8 +42,11 @@ PRIVATE_ENDPOINT_RULE_TYPES = frozenset({"AWSVPCEID", "AZURELINKID", "GCPPSCID"}
 # Parsing
 
 
+@functools.lru_cache(maxsize=8192)
 def parse_entry(text: str) -> Network | None:
-    """An IP-list entry or rule value as a network (single addresses are /32), or None when it is not one."""
+    """An IP-list entry or rule value as a network (single addresses are /32), or None when it is not one.
+
+    Cached: every refresh re-reads the same entries, and networks are immutable values."""
     try:
         return ipaddress.ip_network(text.strip(), strict=False)
     except (ValueError, TypeError):

@@ -18,6 +18,7 @@ CATCH_ALL_RULE = "GOODWORD_WH.RAW.ANY"
 MISSING_AIRBYTE_IP = "34.106.229.69"
 MISSING_ROUTE_TABLE = "goodword-private-rt-2b"
 OPERATIONS_CIDR = "172.22.0.0/16"
+SQLMESH_STALE_MODEL = "marts.daily_activity"  # the same as sandbox.sqlmesh.STALE_MODEL (kept import-free here)
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,8 @@ class Scenario:
     apply: Callable[[SandboxPlatform], None]
     # Edits the generated config's baseline (a tomlkit document) when the scenario changes what is intended.
     baseline: Callable[[Any, SandboxPlatform], None] | None = None
+    # Which state the sandbox's SQLMesh project gets (see sandbox/sqlmesh.py): "fresh" or "stale".
+    sqlmesh_state: str = "fresh"
 
 
 def _quote_list(values: list[str]) -> str:
@@ -100,6 +103,10 @@ def _endpoint_unavailable(platform: SandboxPlatform) -> None:
     make_endpoint_unavailable(platform.aws, platform.topology)
 
 
+def _sqlmesh_stale(platform: SandboxPlatform) -> None:
+    """AWS and Snowflake as in the hand-off; the SQLMesh state is the "stale" one (`sqlmesh_state`)."""
+
+
 SCENARIOS: dict[str, Scenario] = {
     s.name: s
     for s in (
@@ -124,8 +131,29 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         Scenario("policy-inactive", "INTEGRATIONS exists but is not active on the account.", _policy_inactive),
         Scenario("endpoint-unavailable", "The execute-api VPC endpoint is no longer available.", _endpoint_unavailable),
+        Scenario(
+            "sqlmesh-stale",
+            f"{SQLMESH_STALE_MODEL} is behind its cron: last night's run failed for it (sandbox clock "
+            "2025-10-06 06:00 UTC).",
+            _sqlmesh_stale,
+            sqlmesh_state="stale",
+        ),
     )
 }
+
+
+def _scale(platform: SandboxPlatform) -> None:
+    from goodword_tui.sandbox.scale import apply_scale
+
+    apply_scale(platform)
+
+
+SCENARIOS["scale"] = Scenario(
+    "scale",
+    "The hand-off grown large: 300 more route tables, 2,400 security-group rules, a 1,000-entry policy "
+    "(for benchmarks).",
+    _scale,
+)
 
 
 def scenario(name: str) -> Scenario:
