@@ -182,7 +182,6 @@ CALLS: tuple[ApiCall, ...] = (
     ApiCall("DescribeRouteTables", "ec2", "describe_route_tables", "RouteTables"),
     ApiCall("DescribeVpcPeeringConnections", "ec2", "describe_vpc_peering_connections", "VpcPeeringConnections"),
     ApiCall("DescribeSecurityGroups", "ec2", "describe_security_groups", "SecurityGroups"),
-    ApiCall("DescribeSecurityGroupRules", "ec2", "describe_security_group_rules", "SecurityGroupRules"),
     ApiCall("DescribeVpcEndpoints", "ec2", "describe_vpc_endpoints", "VpcEndpoints"),
     ApiCall("DescribeInstances", "ec2", "describe_instances", "Reservations"),
     ApiCall("DescribeNatGateways", "ec2", "describe_nat_gateways", "NatGateways"),
@@ -396,42 +395,13 @@ def _port(value: Any) -> int | None:
     return None if value is None else int(value)
 
 
-def _rule_key(group_id: str, egress: bool, protocol: str, from_port: Any, to_port: Any, peer: str) -> tuple[Any, ...]:
-    """How a flattened rule and a DescribeSecurityGroupRules row are matched; that API says -1 where
-    DescribeSecurityGroups leaves the ports out."""
-    low = -1 if from_port is None else int(from_port)
-    high = -1 if to_port is None else int(to_port)
-    return (group_id, egress, protocol, low, high, peer)
+def _flatten_permissions(direction: str, permissions: Iterable[Raw]) -> list[SecurityGroupRule]:
+    """One rule per CIDR / peer group / prefix list, as the console lists them; protocol "-1" stays "-1".
 
-
-def _rule_ids(rows: Iterable[Raw]) -> dict[tuple[Any, ...], str]:
-    ids: dict[tuple[Any, ...], str] = {}
-    for row in rows:
-        peer = (
-            row.get("CidrIpv4")
-            or row.get("CidrIpv6")
-            or (row.get("ReferencedGroupInfo") or {}).get("GroupId")
-            or row.get("PrefixListId")
-            or ""
-        )
-        key = _rule_key(
-            str(row.get("GroupId", "")),
-            bool(row.get("IsEgress")),
-            str(row.get("IpProtocol", "-1")),
-            row.get("FromPort"),
-            row.get("ToPort"),
-            str(peer),
-        )
-        ids.setdefault(key, str(row.get("SecurityGroupRuleId", "")))
-    return ids
-
-
-def _flatten_permissions(
-    group_id: str, direction: str, permissions: Iterable[Raw], ids: Mapping[tuple[Any, ...], str]
-) -> list[SecurityGroupRule]:
-    """One rule per CIDR / peer group / prefix list, as the console lists them; protocol "-1" stays "-1"."""
+    Rule ids (sgr-...) are not read: they need DescribeSecurityGroupRules, one more call per refresh (and ten
+    seconds in moto at a few thousand rules), and every change we make names rules by their permissions.
+    """
     rules: list[SecurityGroupRule] = []
-    egress = direction == "egress"
     for perm in permissions:
         protocol = str(perm.get("IpProtocol", "-1"))
         from_port, to_port = _port(perm.get("FromPort")), _port(perm.get("ToPort"))
@@ -447,7 +417,6 @@ def _flatten_permissions(
             for r in perm.get("PrefixListIds") or ()
         ]
         for peer, description in peers:
-            key = _rule_key(group_id, egress, protocol, from_port, to_port, next(iter(peer.values())))
             rules.append(
                 SecurityGroupRule(
                     direction=direction,
@@ -455,18 +424,16 @@ def _flatten_permissions(
                     from_port=from_port,
                     to_port=to_port,
                     description=description,
-                    rule_id=ids.get(key, ""),
                     **peer,
                 )
             )
     return rules
 
 
-def to_security_group(raw: Raw, ids: Mapping[tuple[Any, ...], str] | None = None) -> SecurityGroup:
+def to_security_group(raw: Raw) -> SecurityGroup:
     group_id = str(raw["GroupId"])
-    ids = ids or {}
-    rules = _flatten_permissions(group_id, "ingress", raw.get("IpPermissions") or (), ids)
-    rules += _flatten_permissions(group_id, "egress", raw.get("IpPermissionsEgress") or (), ids)
+    rules = _flatten_permissions("ingress", raw.get("IpPermissions") or ())
+    rules += _flatten_permissions("egress", raw.get("IpPermissionsEgress") or ())
     return SecurityGroup(
         id=group_id,
         name=str(raw.get("GroupName", "")),
@@ -540,7 +507,6 @@ def build_state(raw: Mapping[str, Any], region: str) -> AwsState:
         identity = AwsIdentity(account=str(caller["Account"]), arn=str(caller["Arn"]), region=region)
     except (KeyError, TypeError) as exc:
         raise _BadAnswer("GetCallerIdentity", exc) from exc
-    rule_ids = _rule_ids(each("DescribeSecurityGroupRules", lambda r: r))
     instances = each(
         "DescribeInstances", lambda reservation: tuple(to_instance(i) for i in reservation.get("Instances") or ())
     )
@@ -550,7 +516,7 @@ def build_state(raw: Mapping[str, Any], region: str) -> AwsState:
         subnets=each("DescribeSubnets", to_subnet),
         route_tables=each("DescribeRouteTables", to_route_table),
         peerings=each("DescribeVpcPeeringConnections", to_peering),
-        security_groups=each("DescribeSecurityGroups", lambda g: to_security_group(g, rule_ids)),
+        security_groups=each("DescribeSecurityGroups", to_security_group),
         endpoints=each("DescribeVpcEndpoints", to_endpoint),
         instances=tuple(i for group in instances for i in group),
         nat_gateways=each("DescribeNatGateways", to_nat_gateway),

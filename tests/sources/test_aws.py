@@ -124,8 +124,7 @@ async def test_reads_the_handoff_platform(
         assert ingress == [("icmp", -1, -1, other), ("tcp", 0, 65535, other), ("udp", 0, 65535, other)]
         (egress,) = [r for r in group.rules if r.direction == "egress"]
         assert (egress.protocol, egress.from_port, egress.to_port, egress.peer) == ("-1", None, None, "0.0.0.0/0")
-        assert all(r.rule_id.startswith("sgr-") for r in group.rules)
-        assert len({r.rule_id for r in group.rules}) == len(group.rules)
+        assert len({(r.direction, r.protocol, r.from_port, r.to_port, r.peer) for r in group.rules}) == len(group.rules)
 
     (endpoint,) = state.endpoints
     assert (endpoint.id, endpoint.service_name, endpoint.endpoint_type, endpoint.state) == (
@@ -207,8 +206,7 @@ async def test_rules_are_flattened_one_per_peer(
         ("tcp", 5432, 5432, "", "", prefix_list_id, ""),
         ("-1", None, None, "100.64.0.0/10", "", "", "Tailscale"),
     ]
-    assert all(isinstance(r, SecurityGroupRule) and r.rule_id.startswith("sgr-") for r in added)
-    assert len({r.rule_id for r in group.rules}) == len(group.rules)
+    assert all(isinstance(r, SecurityGroupRule) for r in added)
 
 
 # --------------------------------------------------------------------------------------------------------------
