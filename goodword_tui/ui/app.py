@@ -64,6 +64,9 @@ SOURCE_TAB = {"aws": "network", "snowflake": "snowflake", "probes": "probes", "s
 PREFERRED_TABLES: dict[str, tuple[str, ...]] = {"EGRESS_": ("egress",), "SF_CURRENT_IP": ("egress",)}
 
 # Libraries a real source imports; loaded in a thread before its first read so the event loop never pays.
+# Importing sqlmesh holds the GIL for 1-2 s: its first read waits until the other panes have filled.
+DEFERRED_SOURCES = frozenset({"sqlmesh"})
+DEFERRED_START_S = 3.0
 HEAVY_IMPORTS = {"aws": ("boto3", "botocore"), "snowflake": ("snowflake.connector",), "probes": ("aiohttp",)}
 
 RETRY_FIRST_S = 5.0  # a failed source is retried after 5 s, 10 s, 20 s ... up to the refresh interval
@@ -331,6 +334,7 @@ class GoodwordApp(App[int]):
         self.view: DashboardView | None = None
         self.analysis_error = ""
         self.refresh_count: dict[str, int] = dict.fromkeys(SOURCE_NAMES, 0)
+        self._deferred_started = False
         self._busy: set[str] = set()
         self._source_timers: dict[str, Timer] = {}
         self._failures: dict[str, int] = {}
@@ -369,8 +373,27 @@ class GoodwordApp(App[int]):
         self.update_header()
         for source in SOURCE_NAMES:
             self._show_status(source)
-        self.call_after_refresh(self.refresh_all)
+        self.call_after_refresh(self._first_reads)
         self.set_interval(10, self._tick_ages, name="ages")
+
+    def _first_reads(self) -> None:
+        """Read the fast sources first; the slow-to-import ones start when those have answered (or 3 s on)."""
+        for source in SOURCE_NAMES:
+            if source not in DEFERRED_SOURCES:
+                self.refresh_source(source)
+        self.set_timer(DEFERRED_START_S, self._start_deferred, name="deferred sources")
+
+    def _start_deferred(self) -> None:
+        if self._deferred_started:
+            return
+        self._deferred_started = True
+        for source in SOURCE_NAMES:
+            if source in DEFERRED_SOURCES:
+                self.refresh_source(source)
+
+    def _maybe_start_deferred(self) -> None:
+        if all(self.refresh_count.get(s, 0) for s in SOURCE_NAMES if s not in DEFERRED_SOURCES):
+            self._start_deferred()
 
     def _apply_keymap(self) -> None:
         """Remap keys from [platform.bindings] (binding id → keys); unknown ids are reported, not fatal."""
@@ -477,6 +500,7 @@ class GoodwordApp(App[int]):
             self._busy.discard(source)
             self.refresh_count[source] = self.refresh_count.get(source, 0) + 1
         self._schedule(source, result)
+        self._maybe_start_deferred()
         await self.rebuild()
 
     def _schedule(self, source: str, result: SourceResult[Any] | None) -> None:

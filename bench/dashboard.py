@@ -1,0 +1,141 @@
+"""The dashboard as an on-call engineer meets it: a real process on a pseudo-terminal, against the sandbox.
+
+The sandbox runs in its own process (as in `goodword-tui demo`); the dashboard is started on a PTY and read
+through pyte. Printed as JSON, per scenario:
+
+- `first_paint_s`: process start → the header is on screen (target <= 0.5 s)
+- `panes_filled_s`: process start → AWS and Snowflake data shown in the header (target <= 1.5 s)
+- `key_latency_ms`: a key (tab switch) → the screen changes, measured while refreshes run (p95 target <= 50 ms)
+- `peak_rss_mb`: the dashboard process's high-water RSS (target <= 300 MB)
+- `idle_bytes_per_min`: bytes written to the terminal in a minute when nothing changes (target <= 2 KB/min)
+
+Run: `python bench/dashboard.py [--scenario handoff scale] [--idle 60] [--keys 60]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from goodword_tui.cli import SandboxProcess
+from tests.e2e.terminal import Terminal
+
+FILLED = re.compile(r"AWS \d{12} .*\n.*Snowflake \S+ CHRIS")
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return float("nan")
+
+
+def key_latencies(term: Terminal, count: int) -> list[float]:
+    """Alternate two tabs; each press is timed until the screen shows the change. `r` keeps refreshes going."""
+    latencies: list[float] = []
+    tabs = ["2", "3"]
+    for i in range(count):
+        if i % 10 == 0:
+            term.type("r")  # a refresh of every source starts now; the next presses land during it
+            term.pump(0.01)
+        before = term.text()
+        started = time.perf_counter()
+        term.type(tabs[i % 2])
+        deadline = started + 2.0
+        while time.perf_counter() < deadline:
+            term.pump(0.002)
+            if term.text() != before:
+                break
+        latencies.append((time.perf_counter() - started) * 1000)
+        term.pump(0.05)  # let the frame finish before the next key
+    return latencies
+
+
+def settle(term: Terminal, quiet_s: float = 3.0, limit_s: float = 30.0) -> None:
+    """Wait until the program has written nothing for `quiet_s` (refreshes still landing would count as idle)."""
+    deadline = time.perf_counter() + limit_s
+    while time.perf_counter() < deadline:
+        if term.pump(quiet_s) == 0:
+            return
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def run(scenario: str, idle_s: float, keys: int, size: tuple[int, int]) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="goodword-bench-") as state:
+        started = time.perf_counter()
+        sandbox = SandboxProcess(scenario, Path(state))
+        sandbox_start = time.perf_counter() - started
+        try:
+            argv = [sys.executable, "-m", "goodword_tui", "-c", str(sandbox.config_path)]
+            with Terminal(argv, cols=size[0], rows=size[1]) as term:
+                first_paint = term.wait_for("WRITE", 20)
+                filled = term.wait_for(lambda screen: FILLED.search(screen) is not None, 60)
+                term.wait_for(lambda screen: "loading" not in screen.split("\n", 3)[1], 60)
+                latencies = key_latencies(term, keys)
+                term.type("1")
+                settle(term)  # the refreshes the keys started land; the screen is complete
+                before = term.bytes_read
+                term.pump(idle_s)
+                idle_bytes = term.bytes_read - before
+                rss = peak_rss_mb(term.proc.pid)
+                term.type("q")
+                exit_code = term.wait_exit(15)
+        finally:
+            sandbox.stop()
+    return {
+        "scenario": scenario,
+        "terminal": f"{size[0]}x{size[1]}",
+        "sandbox_start_s": round(sandbox_start, 2),
+        "first_paint_s": round(first_paint, 3),
+        "panes_filled_s": round(filled, 3),
+        "key_latency_ms": {
+            "presses": len(latencies),
+            "p50": round(statistics.median(latencies), 1),
+            "p95": round(percentile(latencies, 0.95), 1),
+            "max": round(max(latencies), 1),
+        },
+        "peak_rss_mb": rss,
+        "idle_seconds": idle_s,
+        "idle_bytes_per_min": round(idle_bytes * 60 / idle_s),
+        "exit_code": exit_code,
+        "targets": {
+            "first_paint_s": 0.5,
+            "panes_filled_s": 1.5,
+            "key_p95_ms": 50,
+            "peak_rss_mb": 300,
+            "idle_bytes_per_min": 2048,
+        },
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenario", nargs="+", default=["handoff", "scale"])
+    parser.add_argument("--idle", type=float, default=60.0, help="seconds of idle output to measure")
+    parser.add_argument("--keys", type=int, default=60, help="key presses to time")
+    parser.add_argument("--size", default="160x48")
+    args = parser.parse_args(argv)
+    cols, rows = (int(v) for v in args.size.split("x"))
+    report = {"benchmark": "dashboard", "runs": [run(s, args.idle, args.keys, (cols, rows)) for s in args.scenario]}
+    print(json.dumps(report, indent=2))
+    out = Path(__file__).parent / "results"
+    out.mkdir(exist_ok=True)
+    (out / "dashboard.json").write_text(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
