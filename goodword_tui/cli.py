@@ -187,6 +187,37 @@ def snapshot(config: str | None, as_json: bool) -> None:
     click.echo(json.dumps({"version": JSON_VERSION, "snapshot": to_jsonable(snap)}, indent=2))
 
 
+@main.command()
+@config_option
+@click.option("--format", "fmt", type=click.Choice(["md", "json"]), default="md", show_default=True)
+@click.option("--since", default=None, help="Journal entries from this time on (ISO 8601, e.g. 2026-11-26T00:00).")
+@click.option("--out-dir", type=click.Path(file_okay=False), default=None, help="Default: beside the journal.")
+@click.option("--read-only", is_flag=True, help="Audit mode: the report is written locally, never uploaded.")
+def export(config: str | None, fmt: str, since: str | None, out_dir: str | None, read_only: bool) -> None:
+    """Write an audit report: the snapshot, the findings and the journal, with its SHA-256."""
+    from datetime import UTC, datetime
+
+    from goodword_tui.export import export_report
+
+    journal_since = None
+    if since:
+        try:
+            journal_since = datetime.fromisoformat(since)
+        except ValueError:
+            _fail(f"--since {since!r} is not an ISO 8601 time (expected e.g. 2026-11-26T00:00)")
+        if journal_since is not None and journal_since.tzinfo is None:
+            journal_since = journal_since.replace(tzinfo=UTC)
+    settings = _load(config, read_only)
+    snap, findings = _collect(settings)
+    result = export_report(settings, snap, findings, journal_since, fmt, out_dir=out_dir)  # type: ignore[arg-type]
+    click.echo(f"report: {result.path}")
+    click.echo(f"sha256: {result.sha256}  ({result.checksum_path})")
+    if result.s3_uri:
+        click.echo(f"uploaded: {result.s3_uri}")
+    if result.note:
+        click.echo(f"note: {result.note}")
+
+
 def _parse_ip(value: str, what: str) -> str:
     try:
         return str(ipaddress.ip_address(value.strip()))

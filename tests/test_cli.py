@@ -100,3 +100,20 @@ def test_bad_input_gets_one_line_and_exit_4(tmp_path: Path) -> None:
     code, _, err = invoke("check", "-c", str(bad))
     assert code == 4
     assert "snowflake.allowed[0].cidr = '10.0.0.1/8'" in err and "Traceback" not in err
+
+
+def test_export_writes_a_report_with_its_checksum(load_scenario: Callable[[str], Settings], tmp_path: Path) -> None:
+    import hashlib
+
+    config = config_of(load_scenario("handoff"))
+    code, out, _ = invoke("export", "--format", "json", "--out-dir", str(tmp_path), "--read-only", "-c", config)
+    assert code == 0, out
+    report = Path(out.split("report: ")[1].splitlines()[0])
+    digest = out.split("sha256: ")[1].split()[0]
+    assert hashlib.sha256(report.read_bytes()).hexdigest() == digest
+    assert oct(report.stat().st_mode & 0o777) == "0o600"
+    data = json.loads(report.read_text())
+    assert any(f["code"] == "SF_ADMITS_ALL" for f in data["findings"]["items"])
+    assert "read-only" in out  # the note says why it was not uploaded
+    code, _, err = invoke("export", "--since", "yesterday", "-c", config)
+    assert code == 4 and "ISO 8601" in err
