@@ -11,6 +11,7 @@ import ipaddress
 import os
 import stat
 import tomllib
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -264,6 +265,19 @@ class SqlMeshSettings(_Strict):
     gateway: str = "local"
     environment: str = "prod"
     grace_s: Annotated[float, Field(ge=0)] = 3600.0
+    # Judge freshness as of this instant instead of now: for a project whose data is a fixed snapshot (the
+    # sandbox's seeds end on 2025-10-06), where against the real clock every model would look months behind.
+    as_of: datetime | None = None
+    connect_timeout_s: Seconds = 5.0  # connecting to the state database (caps the project's own setting)
+    timeout_s: Seconds = 30.0  # one status read, end to end (the first one includes importing sqlmesh)
+
+    @field_validator("as_of")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        """A time without a zone is UTC (SQLMesh's own convention); every other zone is converted to UTC."""
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class ProbeSpec(_Strict):

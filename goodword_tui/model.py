@@ -299,6 +299,9 @@ class SqlMeshEnvironment:
     finalized: bool
     expiration_ts: datetime | None = None
     plan_id: str = ""
+    finalized_at: datetime | None = None  # None while a plan is being applied (or after one failed mid-way)
+    expired: bool = False  # past its expiration (dev environments expire; prod never does)
+    previous_plan_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -311,6 +314,52 @@ class SqlMeshModelStatus:
     stale: bool = False
     last_altered: datetime | None = None
     detail: str = ""
+    fqn: str = ""  # the fully qualified, quoted name SQLMesh keys state by: "CATALOG"."SCHEMA"."TABLE"
+    next_due: datetime | None = None  # when the first interval not yet done is (or was) due by the cron
+    change_category: str = ""  # BREAKING, NON_BREAKING, ... of the snapshot in the environment
+    version: str = ""
+    parents: tuple[str, ...] = ()  # fully qualified names of the models this one reads
+
+
+@dataclass(frozen=True)
+class SqlMeshLocalChange:
+    """A model whose definition on disk differs from the environment (what a plan would pick up)."""
+
+    name: str
+    change: str  # "added" | "removed" | "modified" | "metadata" | "indirect" (only a parent changed)
+
+
+@dataclass(frozen=True)
+class SqlMeshTestResult:
+    """One run of the project's unit tests."""
+
+    ran_at: datetime
+    tests_run: int
+    failures: tuple[tuple[str, str], ...] = ()  # (test name, first line of the failure)
+    errors: tuple[tuple[str, str], ...] = ()
+    skipped: int = 0
+    duration_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures and not self.errors
+
+
+@dataclass(frozen=True)
+class SqlMeshAuditResult:
+    """One audit of one model, as seen by a run, plan or audit the dashboard launched (SQLMesh stores none)."""
+
+    model: str
+    audit: str
+    ran_at: datetime
+    failed_rows: int = 0
+    blocking: bool = True
+    skipped: bool = False
+    origin: str = ""  # "plan" | "run" | "audit": what launched it
+
+    @property
+    def ok(self) -> bool:
+        return self.skipped or self.failed_rows == 0
 
 
 @dataclass(frozen=True)
@@ -318,7 +367,21 @@ class SqlMeshStatus:
     environment: str
     environments: tuple[SqlMeshEnvironment, ...] = ()
     models: tuple[SqlMeshModelStatus, ...] = ()
-    unapplied_changes: tuple[str, ...] = ()
+    unapplied_changes: tuple[str, ...] = ()  # models changed on disk (added, removed, modified, metadata)
+    gateway: str = ""
+    project_path: str = ""
+    as_of: datetime | None = None  # the time freshness and missing intervals were judged against
+    has_state: bool = True  # False: no SQLMesh state yet (nothing was ever applied), nothing was created
+    note: str = ""  # one line when there is nothing to show: "no SQLMesh state yet", "preparing", ...
+    local_changes: tuple[SqlMeshLocalChange, ...] = ()  # unapplied_changes with their kind, plus indirect ones
+    local_changes_checked_at: datetime | None = None  # None: the project has not been compared yet
+    local_changes_error: str = ""
+    tests: SqlMeshTestResult | None = None  # the last unit test run the dashboard launched
+    audits: tuple[SqlMeshAuditResult, ...] = ()  # the latest result per (model, audit) from launched runs
+
+    @property
+    def stale_models(self) -> tuple[SqlMeshModelStatus, ...]:
+        return tuple(m for m in self.models if m.stale)
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -17,21 +17,24 @@ from goodword_tui.sources import keep_last_good
 
 Fetcher = Callable[[Settings], Awaitable[SourceResult[Any]]]
 
-SOURCE_NAMES = ("aws", "snowflake", "probes")
+SOURCE_NAMES = ("aws", "snowflake", "probes", "sqlmesh")
 
 
 def default_fetchers(settings: Settings) -> tuple[dict[str, Fetcher], Callable[[], None]]:
     """The real sources, and how to release what they hold; imported here so importing this module stays cheap.
 
     Snowflake reads go through one long-lived gateway (a refresh reuses the session instead of logging in) and
-    AWS reads through one set of clients; both start afresh after a failure.
+    AWS reads through one set of clients; both start afresh after a failure. SQLMesh reads run on the reader's
+    own thread (sqlmesh is imported there, on the first read).
     """
     from goodword_tui.sources.aws import AwsReader
     from goodword_tui.sources.probes import fetch_probes
     from goodword_tui.sources.snowflake import SnowflakeGateway, fetch_snowflake
+    from goodword_tui.sources.sqlmesh import SqlMeshReader
 
     gateway = SnowflakeGateway(settings, read_only=True)
     aws = AwsReader()
+    sqlmesh = SqlMeshReader()
 
     async def snowflake(s: Settings) -> SourceResult[Any]:
         return await fetch_snowflake(s, gateway)
@@ -39,8 +42,9 @@ def default_fetchers(settings: Settings) -> tuple[dict[str, Fetcher], Callable[[
     def release() -> None:
         gateway.close()
         aws.close()
+        sqlmesh.close()
 
-    return {"aws": aws, "snowflake": snowflake, "probes": fetch_probes}, release
+    return {"aws": aws, "snowflake": snowflake, "probes": fetch_probes, "sqlmesh": sqlmesh}, release
 
 
 def _pending(source: str) -> SourceResult[Any]:

@@ -46,6 +46,8 @@ from goodword_tui.analysis.reach import (
     normalize_protocol,
     route_network,
 )
+from goodword_tui.analysis.sqlmesh import CODES as SQLMESH_CODES
+from goodword_tui.analysis.sqlmesh import sqlmesh_findings
 from goodword_tui.config import ExpectedSgRule, PeeringSpec, Settings
 from goodword_tui.model import (
     Area,
@@ -127,6 +129,7 @@ CODES: dict[str, str] = {
     "PROBE_FAILED": "A connectivity probe failed.",
     "PROBE_REACHABILITY_ONLY": "The Snowflake host answers: reachability, which says nothing about admission.",
 }
+CODES.update(SQLMESH_CODES)
 
 _GONE_INSTANCE_STATES = frozenset({"terminated", "shutting-down"})
 _TARGET_KINDS = {
@@ -172,6 +175,9 @@ def analyze(snapshot: Snapshot, settings: Settings) -> list[Finding]:
         findings += snowflake_findings(snowflake, settings, aws)
     if probes is not None:
         findings += probe_findings(probes, settings)
+    sqlmesh = _data(snapshot.sqlmesh)
+    if sqlmesh is not None:
+        findings += sqlmesh_findings(sqlmesh, settings)
     unique = {(f.code, f.resource, f.message): f for f in reversed(findings)}  # first occurrence wins
     return sorted(unique.values(), key=sort_key)
 

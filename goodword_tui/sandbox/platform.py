@@ -69,6 +69,11 @@ class SandboxPlatform:
         )
         self.topology: Any = None
         self._conn: Any = None
+        from goodword_tui.sandbox.sqlmesh import SqlMeshSandbox
+
+        # Its state is built in the background on the first load (a plan takes seconds; the config is written
+        # at once and the SQLMesh pane says "preparing" meanwhile).
+        self.sqlmesh = SqlMeshSandbox(self.state_dir)
 
     # ----------------------------------------------------------------------------------------------------------
     # Life cycle
@@ -98,11 +103,14 @@ class SandboxPlatform:
         self.sql("SELECT CURRENT_USER()")  # a live session before seeding (the reset may have ended ours)
         seed_snowflake(self._connection())
         chosen.apply(self)
+        self.sqlmesh.start()
+        self.sqlmesh.use(chosen.sqlmesh_state)
         self.scenario_name = chosen.name
         self.write_config()
         return self.config_path
 
     def stop(self) -> None:
+        self.sqlmesh.stop()
         if self._conn is not None:
             # Closing a session on a server going down is best effort.
             with contextlib.suppress(Exception):
@@ -159,6 +167,7 @@ class SandboxPlatform:
             "connections": str(self.connections_path),
             "state_dir": str(self.state_dir),
             "scenario": self.scenario_name,
+            "sqlmesh_project": str(self.sqlmesh.project_dir),
         }
 
     def write_config(self) -> Path:
@@ -206,6 +215,12 @@ class SandboxPlatform:
         platform["name"] = "Goodword (sandbox)"
         platform["s3_bucket"] = topo.bucket
         platform["journal_path"] = str(self.state_dir / "journal.jsonl")
+        sqlmesh = doc.get("sqlmesh")
+        if sqlmesh is None:
+            sqlmesh = tomlkit.table()
+            doc["sqlmesh"] = sqlmesh
+        for key, value in self.sqlmesh.config_section().items():
+            sqlmesh[key] = value
         probes = tomlkit.aot()
         for name, spec in (
             ("Snowflake host", {"kind": "http", "url": self.snowflake.url + "/", "expect_status": [200, 302]}),

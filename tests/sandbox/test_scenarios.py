@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
+from goodword_tui.analysis.sqlmesh import sqlmesh_findings
 from goodword_tui.cli import check_exit_code
 from goodword_tui.config import Settings
-from goodword_tui.model import Finding, Severity
+from goodword_tui.model import Finding, Severity, SqlMeshStatus
 from goodword_tui.monitor import Monitor
 from goodword_tui.sandbox.platform import SandboxPlatform
-from goodword_tui.sandbox.scenarios import MISSING_AIRBYTE_IP, MISSING_ROUTE_TABLE, SCENARIOS
+from goodword_tui.sandbox.scenarios import (
+    MISSING_AIRBYTE_IP,
+    MISSING_ROUTE_TABLE,
+    SCENARIOS,
+    SQLMESH_STALE_MODEL,
+)
+from goodword_tui.sandbox.sqlmesh import AS_OF
 
 
 def run(settings: Settings) -> tuple[int, list[Finding]]:
@@ -87,3 +95,38 @@ def test_every_scenario_is_listed() -> None:
         "policy-inactive",
         "endpoint-unavailable",
     }
+
+
+def sqlmesh_status(settings: Settings) -> SqlMeshStatus:
+    monitor = Monitor(settings)
+    try:
+        result = asyncio.run(monitor.refresh("sqlmesh"))
+    finally:
+        monitor.close()
+    assert result.error is None and result.data is not None, result.error
+    return result.data
+
+
+def test_sqlmesh_stale_shows_the_model_behind_its_cron(
+    load_scenario: Callable[[str], Settings],
+    sandbox_platform: SandboxPlatform,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # the reader's parse cache, out of the home directory
+    settings = load_scenario("sqlmesh-stale")
+    assert settings.sqlmesh.as_of == AS_OF and settings.sqlmesh.gateway == "local"
+    assert sandbox_platform.sqlmesh.wait_ready(timeout=300), sandbox_platform.sqlmesh.error
+    status = sqlmesh_status(settings)
+    assert status.has_state and status.as_of == AS_OF
+    assert [m.name for m in status.stale_models] == [SQLMESH_STALE_MODEL]
+    findings = sqlmesh_findings(status, settings)
+    assert [(f.code, f.resource, f.severity) for f in findings] == [
+        ("SQLMESH_MODEL_STALE", SQLMESH_STALE_MODEL, Severity.WARNING)
+    ]
+    # Every other scenario has the night's run complete: nothing behind.
+    settings = load_scenario("handoff")
+    assert sandbox_platform.sqlmesh.wait_ready(timeout=60)
+    fresh = sqlmesh_status(settings)
+    assert fresh.has_state and fresh.stale_models == ()
+    assert sqlmesh_findings(fresh, settings) == []
