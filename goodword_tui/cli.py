@@ -10,6 +10,7 @@ import asyncio
 import ipaddress
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -368,6 +369,7 @@ def demo(scenario: str, read_only: bool, headless: bool) -> None:
     try:
         child = SandboxProcess(scenario, state_dir)
     except RuntimeError as exc:
+        shutil.rmtree(state_dir, ignore_errors=True)
         _fail(f"the sandbox could not start: {exc}")
         return
     try:
@@ -380,6 +382,8 @@ def demo(scenario: str, read_only: bool, headless: bool) -> None:
         sys.exit(_run_dashboard(settings, read_only))
     finally:
         child.stop()
+        # The demo's emulated platform is throwaway (and holds its fake credentials): leave nothing behind.
+        shutil.rmtree(state_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -30,7 +30,7 @@ def test_check_json_on_the_handoff(load_scenario: Callable[[str], Settings]) -> 
     assert code == 2
     data = json.loads(out)
     assert data["version"] == 1 and data["exit_code"] == 2
-    assert {s["source"] for s in data["sources"]} == {"aws", "snowflake", "probes"}
+    assert {s["source"] for s in data["sources"]} == {"aws", "snowflake", "probes", "sqlmesh"}
     assert all(s["ok"] and s["error"] is None for s in data["sources"])
     first = data["findings"][0]
     assert set(first) == {"severity", "code", "area", "resource", "message", "evidence", "fix"}

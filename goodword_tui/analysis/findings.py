@@ -194,6 +194,8 @@ def source_findings(snapshot: Snapshot) -> list[Finding]:
     out: list[Finding] = []
     for result in snapshot.results():
         error = result.error
+        if result.data is None and error is None:
+            continue  # not read yet (still loading): nothing is known, nothing is wrong
         if result.data is None:
             message = error.message if error else "the source returned no data"
             kind = f" ({error.kind.value})" if error else ""
@@ -823,7 +825,7 @@ def snowflake_findings(state: SnowflakeState, settings: Settings, aws: AwsState 
         ]
     out: list[Finding] = []
     out += _activation_findings(state, policy)
-    out += _allowed_entry_findings(policy, settings)
+    out += _allowed_entry_findings(policy, settings, state)
     out += _blocked_findings(state, policy, settings)
     out += _rule_findings(state, policy, settings)
     out += _catch_all_findings(state, policy)
@@ -874,7 +876,24 @@ def _activation_findings(state: SnowflakeState, policy: NetworkPolicy) -> list[F
     return out
 
 
-def _allowed_entry_findings(policy: NetworkPolicy, settings: Settings) -> list[Finding]:
+def _covering_rule(network: Network | None, policy: NetworkPolicy, state: SnowflakeState | None) -> str:
+    """An allowed rule (not a catch-all) whose values hold all of `network`, as "RULE (value)"; else ""."""
+    if network is None or state is None:
+        return ""
+    for name in policy.allowed_rules:
+        rule = state.rule(name)
+        if rule is None or rule.type.upper() != "IPV4" or rule.mode.upper() != "INGRESS":
+            continue
+        for value in rule.values:
+            held = parse_entry(value)
+            if held is not None and not is_catch_all(held) and contains(held, network):
+                return f"{rule.name} ({value})"
+    return ""
+
+
+def _allowed_entry_findings(
+    policy: NetworkPolicy, settings: Settings, state: SnowflakeState | None = None
+) -> list[Finding]:
     out: list[Finding] = []
     expected = [(parse_entry(e.cidr), e) for e in settings.snowflake.allowed]
     actual = [(parse_entry(x), x) for x in policy.allowed_ips]
@@ -882,16 +901,22 @@ def _allowed_entry_findings(policy: NetworkPolicy, settings: Settings) -> list[F
     for network, entry in expected:
         if network in actual_nets:
             continue
-        # Critical for a protected entry: something the platform relies on (a VPC, Airbyte) is refused now.
-        severity = CRITICAL if entry.protected else WARNING
+        # Critical for a protected entry: something the platform relies on (a VPC, Airbyte) is refused now,
+        # unless an allowed rule still admits the same addresses (then it is drift, not an outage).
+        covered_by = _covering_rule(network, policy, state)
+        severity = CRITICAL if entry.protected and not covered_by else WARNING
         out.append(
             _finding(
                 severity,
                 "SF_ENTRY_MISSING",
                 Area.SNOWFLAKE,
                 entry.cidr,
-                f"{entry.cidr} ({entry.label}) is missing from {policy.name}'s ALLOWED_IP_LIST",
-                ("protected entry" if entry.protected else "",),
+                f"{entry.cidr} ({entry.label}) is missing from {policy.name}'s ALLOWED_IP_LIST"
+                + (f"; still admitted by rule {covered_by}" if covered_by else ""),
+                (
+                    "protected entry" if entry.protected else "",
+                    f"the allowed rule {covered_by} still admits it: logins from it work today" if covered_by else "",
+                ),
                 SuggestedFix(
                     "add_allowed_ip",
                     f"Add {entry.cidr} ({entry.label}) to {policy.name}'s ALLOWED_IP_LIST",

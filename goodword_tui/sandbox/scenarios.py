@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 POLICY = "INTEGRATIONS"
 CATCH_ALL_RULE = "GOODWORD_WH.RAW.ANY"
+AIRBYTE_RULE = "AIRBYTE_DB.RAW.AIRBYTE"
 MISSING_AIRBYTE_IP = "34.106.229.69"
 MISSING_ROUTE_TABLE = "goodword-private-rt-2b"
 OPERATIONS_CIDR = "172.22.0.0/16"
@@ -89,8 +90,12 @@ def _peering_pending(platform: SandboxPlatform) -> None:
 
 
 def _airbyte_ip_missing(platform: SandboxPlatform) -> None:
+    """Dropped from the list and from the AIRBYTE rule: Airbyte's syncs from that address are refused."""
     entries = [ip for ip in _allowed_ips(platform) if ip != MISSING_AIRBYTE_IP]
     platform.sql(f"ALTER NETWORK POLICY {POLICY} SET ALLOWED_IP_LIST = ({_quote_list(entries)})")
+    rule = next(r for r in platform.sql(f"DESC NETWORK RULE {AIRBYTE_RULE}"))
+    values = [v for v in str(rule[-1]).split(",") if v and v != MISSING_AIRBYTE_IP]
+    platform.sql(f"ALTER NETWORK RULE {AIRBYTE_RULE} SET VALUE_LIST = ({_quote_list(values)})")
 
 
 def _policy_inactive(platform: SandboxPlatform) -> None:
@@ -126,7 +131,8 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("peering-pending", "The peering was recreated and waits for acceptance.", _peering_pending),
         Scenario(
             "airbyte-ip-missing",
-            f"Airbyte Cloud's {MISSING_AIRBYTE_IP} was dropped from INTEGRATIONS' allowed list.",
+            f"Airbyte Cloud's {MISSING_AIRBYTE_IP} was dropped from INTEGRATIONS' allowed list and from the "
+            "AIRBYTE rule.",
             _airbyte_ip_missing,
         ),
         Scenario("policy-inactive", "INTEGRATIONS exists but is not active on the account.", _policy_inactive),

@@ -17,6 +17,7 @@ from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
 from goodword_tui.analysis.findings import CODES, analyze, sort_key
+from goodword_tui.analysis.sqlmesh import CODES as SQLMESH_CODES
 from goodword_tui.config import parse_settings
 from goodword_tui.model import (
     Area,
@@ -179,9 +180,10 @@ def test_every_failed_source_is_reported() -> None:
     ]
 
 
-def test_source_without_data_or_error_is_unavailable() -> None:
-    finding = one(run(probes=result("probes", None)), "SOURCE_UNAVAILABLE", "probes")
-    assert finding.evidence == ("the source returned no data",)
+def test_source_not_read_yet_is_not_a_finding() -> None:
+    """Still loading (no data, no error) is not an outage: no SOURCE_UNAVAILABLE, no false critical."""
+    findings = run(probes=result("probes", None))
+    assert not [f for f in findings if f.area.value == "sources"]
 
 
 def test_stale_source_warns_and_its_findings_are_still_computed() -> None:
@@ -407,7 +409,8 @@ def test_every_registered_code_is_raised_by_some_scenario() -> None:
     for snap, settings in _scenarios():
         raised |= codes(analyze(snap, settings))
     assert raised <= set(CODES), raised - set(CODES)
-    assert set(CODES) - raised == set()
+    # SQLMesh codes are raised from SQLMesh status, covered by tests/sandbox/test_scenarios.py and the source's tests.
+    assert set(CODES) - set(SQLMESH_CODES) - raised == set()
 
 
 def test_egress_refusal_by_an_inactive_policy_is_worded_as_a_future() -> None:

@@ -81,11 +81,20 @@ def test_user_policy_override_is_a_warning() -> None:
 
 
 def test_missing_protected_entry_is_critical_with_add_fix() -> None:
-    entries = tuple(e for e in HANDOFF_ALLOWED if e != "34.106.109.131")
-    finding = one(run(snowflake=allowed(*entries)), "SF_ENTRY_MISSING", "34.106.109.131")
+    entries = tuple(e for e in HANDOFF_ALLOWED if e != "172.22.0.0/16")
+    finding = one(run(snowflake=allowed(*entries)), "SF_ENTRY_MISSING", "172.22.0.0/16")
     assert finding.severity is Severity.CRITICAL
     assert finding.fix is not None and finding.fix.action == "add_allowed_ip"
-    assert dict(finding.fix.params) == {"policy": "INTEGRATIONS", "cidr": "34.106.109.131", "label": "Airbyte Cloud US"}
+    assert dict(finding.fix.params) == {"policy": "INTEGRATIONS", "cidr": "172.22.0.0/16", "label": "Operations VPC"}
+
+
+def test_missing_protected_entry_still_admitted_by_a_rule_is_a_warning() -> None:
+    """Airbyte's address is also in the AIRBYTE rule: dropped from the list it is drift, not an outage."""
+    entries = tuple(e for e in HANDOFF_ALLOWED if e != "34.106.109.131")
+    finding = one(run(snowflake=allowed(*entries)), "SF_ENTRY_MISSING", "34.106.109.131")
+    assert finding.severity is Severity.WARNING
+    assert "still admitted by rule AIRBYTE_DB.RAW.AIRBYTE" in finding.message
+    assert finding.fix is not None and finding.fix.action == "add_allowed_ip"
 
 
 def test_missing_unprotected_entry_is_a_warning() -> None:
