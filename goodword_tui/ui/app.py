@@ -14,12 +14,13 @@ import importlib
 import os
 import signal
 import sys
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import events, on
@@ -47,9 +48,14 @@ from goodword_tui.monitor import SOURCE_NAMES, Monitor
 from goodword_tui.ui.guard import configure_logging, guarded, log, log_loop_exception, one_line, report
 from goodword_tui.ui.panes import FindingsPane, NetworkPane, ProbesPane, SnowflakePane, SqlMeshPane
 from goodword_tui.ui.panes.base import Pane
-from goodword_tui.ui.screens import DetailScreen, HelpScreen, WhyScreen
+from goodword_tui.ui.screens import ChangeScreen, DetailScreen, EntryScreen, HelpScreen, JournalScreen, WhyScreen
 from goodword_tui.ui.screens.help import KeyHelp
 from goodword_tui.ui.widgets import EMPTY_KEY, Inspector, KeyBar, KeyedTable, Section, set_text
+
+if TYPE_CHECKING:
+    from goodword_tui.changes.apply import ApplyResult, BatchResult, ChangeContext
+    from goodword_tui.changes.base import Batch, Change
+    from goodword_tui.journal import JournalEntry
 
 TABS: tuple[tuple[str, str], ...] = (
     ("findings", "Findings"),
@@ -101,6 +107,9 @@ class Dashboard(Screen[None]):
         Binding("3", "show_tab('snowflake')", "Snowflake", show=False, id="tab-snowflake"),
         Binding("4", "show_tab('sqlmesh')", "SQLMesh", show=False, id="tab-sqlmesh"),
         Binding("5", "show_tab('probes')", "Probes", show=False, id="tab-probes"),
+        Binding("f", "fix", "Fix", id="fix"),
+        Binding("m", "toggle_mark", "Mark for a batch fix", show=False, id="mark"),
+        Binding("F", "fix_marked", "Fix the marked findings", show=False, id="fix-marked"),
     ]
 
     pending_focus: KeyedTable | None = None  # where a jump wants the focus once its tab is shown
@@ -285,6 +294,46 @@ class Dashboard(Screen[None]):
         if tables:
             self.set_focus(tables[0], scroll_visible=False)
 
+    # -- changes ----------------------------------------------------------------------------------------------
+
+    def findings_table(self) -> KeyedTable:
+        return self.query_one("#table-findings", KeyedTable)
+
+    @guarded
+    def action_fix(self) -> None:
+        """`f`: the selected finding's fix (or, on a resource's row, the fix of the finding about it)."""
+        self.gw.fix_row(self.current_row())
+
+    @guarded
+    def action_toggle_mark(self) -> None:
+        """`m` on the findings: mark or unmark a finding for `F`, then move down (mark several in a row)."""
+        table = self.focused_table()
+        if table is None or table.id != "table-findings":
+            self.notify("m marks findings: go to the Findings tab (1)", timeout=3)
+            return
+        row = self.current_row()
+        finding = row.subject if row is not None else None
+        if row is None or not isinstance(finding, Finding):
+            return
+        if finding.fix is None and row.key not in table.marks:
+            self.notify(f"{finding.code} has no automatic fix; it cannot be marked for one", timeout=4)
+            return
+        table.toggle_mark(row.key)
+        if isinstance(table.parent, Section):
+            table.parent.refresh_title()
+        if table.cursor_row < table.row_count - 1:
+            table.move_cursor(row=table.cursor_row + 1, animate=False)
+
+    @guarded
+    def action_fix_marked(self) -> None:
+        """`F`: every marked finding's fix, planned and reviewed as one batch."""
+        table = self.findings_table()
+        findings = [r.subject for r in table.marked_rows() if isinstance(r.subject, Finding)]
+        if not findings:
+            self.notify("Nothing is marked: m marks findings on the Findings tab, F fixes them together", timeout=4)
+            return
+        self.gw.fix_findings(findings)
+
 
 class GoodwordApp(App[int]):
     """The on-call dashboard over a `Monitor`.
@@ -303,12 +352,27 @@ class GoodwordApp(App[int]):
         Binding("space", "toggle_pause", "Pause", id="pause"),
         Binding("w", "why", "Why", id="why"),
         Binding("question_mark", "help", "Help", id="help"),
+        Binding("j", "journal", "Journal", id="journal"),
+        Binding("e", "export", "Export", id="export"),
         Binding("ctrl+p", "command_palette", "Palette", show=False, id="palette", priority=True),
     ]
 
-    # Actions that change the platform. The changes issues add theirs here (e.g. "apply_fix", "undo"); in
-    # read-only mode `check_action` hides them from the footer, the help and the palette and refuses to run them.
-    WRITE_ACTIONS: ClassVar[frozenset[str]] = frozenset()
+    # Actions that change the platform (or only lead to a change: marking findings for a batch fix). In read-only
+    # mode `check_action` hides them from the footer, the help and the palette and refuses to run them; the
+    # core refuses them again below (ChangeContext in read-only mode, the botocore hook, the gateway's gate).
+    WRITE_ACTIONS: ClassVar[frozenset[str]] = frozenset(
+        {
+            "fix",
+            "toggle_mark",
+            "fix_marked",
+            "add_entry",
+            "remove_entry",
+            "undo",
+            "apply_change",
+            "sqlmesh_run",
+            "sqlmesh_apply",
+        }
+    )
 
     def __init__(
         self,
@@ -344,6 +408,10 @@ class GoodwordApp(App[int]):
         self._rebuild_pending = False
         self._pinned: Finding | None = None
         self._wide = False
+        self._change_ctx: ChangeContext | None = None
+        self._change_lock = threading.RLock()  # one change (or reconciliation) talks to the platforms at a time
+        self.reconciled: list[Any] = []  # what the start-up reconciliation found (changes.apply.Reconciled)
+        self.last_export: Any = None  # the last export's ExportResult (path, sha256, s3_uri, note)
 
     # -- set-up -----------------------------------------------------------------------------------------------
 
@@ -374,6 +442,7 @@ class GoodwordApp(App[int]):
         for source in SOURCE_NAMES:
             self._show_status(source)
         self.call_after_refresh(self._first_reads)
+        self.call_after_refresh(self._reconcile)
         self.set_interval(10, self._tick_ages, name="ages")
 
     def _first_reads(self) -> None:
@@ -413,7 +482,22 @@ class GoodwordApp(App[int]):
 
     def _all_bindings(self) -> list[Binding]:
         found: list[Binding] = []
-        for cls in (GoodwordApp, Dashboard, KeyedTable, DetailScreen, HelpScreen, WhyScreen):
+        for cls in (
+            GoodwordApp,
+            Dashboard,
+            KeyedTable,
+            FindingsPane,
+            NetworkPane,
+            SnowflakePane,
+            SqlMeshPane,
+            ProbesPane,
+            DetailScreen,
+            HelpScreen,
+            WhyScreen,
+            ChangeScreen,
+            EntryScreen,
+            JournalScreen,
+        ):
             found += [b for b in cls.BINDINGS if isinstance(b, Binding)]
         return found
 
@@ -855,6 +939,267 @@ class GoodwordApp(App[int]):
         ]
         return notes
 
+    # -- changes ----------------------------------------------------------------------------------------------
+    #
+    # Planning is pure and quick (main thread); applying, reconciling, reading the journal, planning an undo and
+    # exporting talk to disks and platforms, so they run in thread workers. Every write goes through one
+    # ChangeContext made for this app's mode: in read-only mode it refuses before anything leaves the process.
+
+    @property
+    def change_settings(self) -> Settings:
+        """The settings changes and exports use, in this app's mode (`--read-only` overrides the file's mode)."""
+        if self.settings.read_only == self.read_only:
+            return self.settings
+        mode = "read-only" if self.read_only else "write"
+        return self.settings.model_copy(update={"platform": self.settings.platform.model_copy(update={"mode": mode})})
+
+    def change_context(self) -> ChangeContext:
+        """The context changes go through, made on first use (in a worker thread: it reads connections.toml)."""
+        with self._change_lock:
+            if self._change_ctx is None:
+                from goodword_tui.changes.apply import ChangeContext
+
+                self._change_ctx = ChangeContext(self.change_settings, read_only=self.read_only)
+            return self._change_ctx
+
+    @property
+    def journal_path(self) -> Path:
+        from goodword_tui.journal import default_journal_path
+
+        return default_journal_path(self.change_settings)
+
+    def on_unmount(self) -> None:
+        ctx, self._change_ctx = self._change_ctx, None
+        if ctx is not None:
+            try:
+                ctx.close()
+            except Exception as error:  # closing a session on a server that went away is best effort
+                log.warning("closing the change context failed: %s", one_line(error))
+
+    def _reconcile(self) -> None:
+        """At start: an intent journaled without a result (the last run died mid-change) is settled by re-reading."""
+        self.run_worker(self._reconcile_blocking, name="reconcile", group="reconcile", thread=True, exit_on_error=False)
+
+    def _reconcile_blocking(self) -> None:
+        from goodword_tui.changes.apply import reconcile_pending
+        from goodword_tui.changes.base import actions
+
+        try:
+            actions()  # load the change modules now, off the event loop, so the first `f` plans at once
+            with self._change_lock:
+                outcomes = reconcile_pending(self.change_context())
+        except Exception as error:
+            log.error("reconciling the journal failed", exc_info=error)
+            self.call_from_thread(
+                self.notify,
+                f"Could not check the journal for interrupted changes: {one_line(error)}",
+                severity="warning",
+                timeout=10,
+            )
+            return
+        self.reconciled = list(outcomes)
+        if not outcomes:
+            return
+        counts = {word: sum(1 for o in outcomes if o.result == word) for word in ("applied", "not_applied", "pending")}
+        lines = [f"{o.entry.description}: {o.result.replace('_', ' ')}" for o in outcomes[:5]]
+        message = (
+            f"Found {len(outcomes)} change(s) interrupted before their result was journaled; re-read: "
+            f"{counts['applied']} applied, {counts['not_applied']} not applied, {counts['pending']} still unknown "
+            "(retried at next start).\n" + "\n".join(lines) + "\n(j shows the journal)"
+        )
+        self.call_from_thread(
+            self.notify,
+            message,
+            title="Journal reconciled",
+            severity="warning" if counts["pending"] else "information",
+            timeout=20,
+        )
+
+    def _finding_for(self, row: Row | None) -> Finding | None:
+        """The finding `f` acts on: the row's own, else the pinned or first finding with a fix about the row."""
+        if row is None:
+            return None
+        if isinstance(row.subject, Finding):
+            return row.subject
+        related = [f for f in related_findings(row, self.findings) if f.fix is not None]
+        if self._pinned is not None and self._pinned in related:
+            return self._pinned
+        return related[0] if related else None
+
+    def fix_row(self, row: Row | None) -> None:
+        if not self.check_action("fix", ()):
+            return
+        finding = self._finding_for(row)
+        if finding is None:
+            self.notify("Select a finding (or a row a finding is about) to fix", timeout=3)
+            return
+        if finding.fix is None:
+            self.notify(f"{finding.code} has no automatic fix: {finding.message}", timeout=5)
+            return
+        from goodword_tui.changes.base import change_from_fix
+        from goodword_tui.changes.inputs import InputError
+
+        try:
+            change = change_from_fix(finding.fix, self.current_snapshot(), self.change_settings)
+        except InputError as error:
+            self._cannot_plan(f"the fix for {finding.code}", error)
+            return
+        self.preview_change(change, title=f"Fix {finding.code} {finding.resource}")
+
+    def fix_findings(self, findings: Sequence[Finding]) -> None:
+        if not self.check_action("fix_marked", ()):
+            return
+        from goodword_tui.changes.base import plan_batch
+
+        fixes = [f.fix for f in findings if f.fix is not None]
+        batch, refused = plan_batch(fixes, self.current_snapshot(), self.change_settings)
+        if not batch.changes:
+            reasons = "; ".join(f"{intent.action}: {error.message}" for intent, error in refused)
+            self.notify(f"None of the marked fixes could be planned: {reasons}", severity="warning", timeout=10)
+            return
+        self.preview_change(batch, title=f"Fix {len(findings)} marked finding(s) as one batch", refused=refused)
+
+    def preview_change(self, change: Change | Batch, *, title: str = "", refused: Sequence[Any] = ()) -> None:
+        self.push_screen(ChangeScreen(change, title=title, refused=refused))
+
+    def _cannot_plan(self, what: str, error: Exception) -> None:
+        hint = getattr(error, "hint", "")
+        message = getattr(error, "message", str(error))
+        self.notify(f"Cannot plan {what}: {message}" + (f" — {hint}" if hint else ""), severity="warning", timeout=8)
+
+    def _snowflake_state(self) -> Any:
+        result = self.monitor.result("snowflake")
+        return result.data if result is not None else None
+
+    def add_entry(self) -> None:
+        """`a` on the Snowflake pane: the form, then (for a valid entry) the preview."""
+        if not self.check_action("add_entry", ()):
+            return
+        from goodword_tui.changes.base import plan
+
+        state = self._snowflake_state()
+        settings = self.change_settings
+
+        def planner(cidr: str, label: str) -> Change:
+            return plan("add_allowed_ip", {"cidr": cidr, "label": label}, state, settings)
+
+        def previewed(change: Change | None) -> None:
+            if change is not None:
+                self.preview_change(change, title=f"Add an entry to {settings.snowflake.policy}")
+
+        self.push_screen(EntryScreen(settings.snowflake.policy, planner), callback=previewed)
+
+    def remove_entry(self) -> None:
+        """`x` on the Snowflake pane: remove the selected allowed (or blocked) entry, through the preview."""
+        if not self.check_action("remove_entry", ()):
+            return
+        row = self._dashboard().current_row()
+        item = row.subject if row is not None else None
+        entry, which, present = (getattr(item, name, None) for name in ("entry", "list", "present"))
+        if not isinstance(entry, str) or which not in ("allowed", "blocked"):
+            self.notify("x removes an IP entry: select one in the entries table", timeout=3)
+            return
+        if not present:
+            self.notify(f"{entry} is not in the policy (it is missing); f on its finding adds it back", timeout=5)
+            return
+        from goodword_tui.changes.base import plan
+        from goodword_tui.changes.inputs import InputError
+
+        action = "remove_allowed_ip" if which == "allowed" else "remove_blocked_ip"
+        try:
+            change = plan(action, {"cidr": entry}, self._snowflake_state(), self.change_settings)
+        except InputError as error:
+            self._cannot_plan(f"removing {entry}", error)
+            return
+        self.preview_change(change, title=f"Remove {entry} from the {which} list")
+
+    def apply_blocking(
+        self, subject: Change | Batch, *, reason: str, confirmation: str | None, lockout_override: str | None
+    ) -> ApplyResult | BatchResult:
+        """In a worker thread: the core applies (guards, journal, send, verify). One change at a time."""
+        from goodword_tui.changes.apply import apply_batch, apply_change
+        from goodword_tui.changes.base import Batch
+
+        with self._change_lock:
+            ctx = self.change_context()
+            if isinstance(subject, Batch):
+                return apply_batch(
+                    subject, ctx, reason=reason, confirmation=confirmation, lockout_override=lockout_override
+                )
+            return apply_change(
+                subject, ctx, reason=reason, confirmation=confirmation, lockout_override=lockout_override
+            )
+
+    def changes_applied(self, subject: Change | Batch, outcome: ApplyResult | BatchResult) -> None:
+        """Something was sent (or the target moved under us): read the affected sources again now."""
+        from goodword_tui.changes.apply import BatchResult
+        from goodword_tui.changes.base import Batch
+
+        changes = subject.changes if isinstance(subject, Batch) else (subject,)
+        for source in dict.fromkeys(c.system.value for c in changes):
+            if source in SOURCE_NAMES:
+                self.refresh_source(source)
+        if isinstance(outcome, BatchResult) and outcome.applied:
+            table = self._dashboard().findings_table()
+            table.clear_marks()
+            if isinstance(table.parent, Section):
+                table.parent.refresh_title()
+
+    @guarded
+    def action_journal(self) -> None:
+        self.open_journal()
+
+    @guarded
+    def action_export(self) -> None:
+        self.export_report()
+
+    def open_journal(self) -> None:
+        if isinstance(self.screen, JournalScreen):
+            return
+        self.push_screen(JournalScreen())
+
+    def journal_entries(self) -> list[JournalEntry]:
+        from goodword_tui.journal import Journal
+
+        return Journal.for_settings(self.change_settings).entries()
+
+    def plan_undo_blocking(self, entry: JournalEntry) -> Change:
+        from goodword_tui.changes.apply import plan_undo
+
+        with self._change_lock:
+            return plan_undo(entry, self.change_context())
+
+    def export_report(self) -> None:
+        """`e`: the snapshot, the findings and the journal as a Markdown report with its SHA-256 (works read-only)."""
+        snapshot, findings = self.current_snapshot(), list(self.findings)
+        self.notify("Exporting the report…", timeout=2)
+        self.run_worker(
+            partial(self._export_blocking, snapshot, findings),
+            name="export",
+            group="export",
+            thread=True,
+            exit_on_error=False,
+        )
+
+    def _export_blocking(self, snapshot: Snapshot, findings: list[Finding]) -> None:
+        from goodword_tui.export import export_report
+
+        try:
+            result = export_report(self.change_settings, snapshot, findings, fmt="md")
+        except Exception as error:  # a full disk or a bad path: said in one line, never a traceback
+            log.error("export failed", exc_info=error)
+            self.call_from_thread(
+                self.notify, f"Export failed: {one_line(error)}", title="Export", severity="error", timeout=10
+            )
+            return
+        lines = [f"Report: {result.path}", f"SHA-256: {result.sha256}", f"Checksum file: {result.checksum_path}"]
+        if result.s3_uri:
+            lines.append(f"Uploaded: {result.s3_uri}")
+        if result.note:
+            lines.append(result.note)
+        self.last_export = result
+        self.call_from_thread(self.notify, "\n".join(lines), title="Report exported", timeout=30)
+
     # -- command palette ------------------------------------------------------------------------------------
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
@@ -884,6 +1229,21 @@ class GoodwordApp(App[int]):
         )
         yield SystemCommand("Filter the table", "Narrow the focused table", screen.action_filter)
         row = screen.current_row()
+        finding = self._finding_for(row)
+        if finding is not None and finding.fix is not None and self.check_action("fix", ()):
+            yield SystemCommand(
+                f"Fix: {finding.fix.summary}",
+                f"Preview the fix for {finding.code} {finding.resource}",
+                partial(self.fix_row, row),
+            )
+        if self.check_action("fix_marked", ()) and screen.findings_table().marks:
+            yield SystemCommand(
+                "Fix marked findings", "Review the marked findings' fixes as one batch", screen.action_fix_marked
+            )
+        yield SystemCommand("Journal", "The changes made, newest first (u undoes one)", self.open_journal)
+        yield SystemCommand(
+            "Export report", "Write the snapshot, findings and journal with a SHA-256", self.export_report
+        )
         if row is not None:
             yield SystemCommand(
                 f"Details: {row.title or row.key}",

@@ -116,3 +116,34 @@ def guarded(method: F) -> F:
             return None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _keep_draining_after_hangup() -> None:
+    """When the terminal goes away (SSH drops), Textual's output thread dies on its first write error while
+    its 30-slot queue fills up, and every later write, including the shutdown's, then blocks forever: the
+    process hangs with its sandbox. Wrapping the thread's loop so it keeps draining (and discarding) after an
+    OSError lets the app exit. Textual 8.2's `WriterThread` is private API, so this is checked, not assumed.
+    """
+    try:
+        from textual.drivers import _writer_thread
+    except ImportError:  # a Textual without it: nothing to mend
+        return
+    thread_class = getattr(_writer_thread, "WriterThread", None)
+    original = getattr(thread_class, "run", None)
+    if thread_class is None or original is None or getattr(original, "_goodword_drains", False):
+        return
+
+    def run(self: Any) -> None:
+        try:
+            original(self)
+        except OSError:
+            log.info("terminal gone: discarding further output")
+            queue = getattr(self, "_queue", None)
+            while queue is not None and queue.get() is not None:
+                pass
+
+    run._goodword_drains = True  # type: ignore[attr-defined]
+    thread_class.run = run
+
+
+_keep_draining_after_hangup()

@@ -21,6 +21,7 @@ TONE_STYLE: dict[str, str] = {"ok": "green", "bad": "bold red", "warn": "yellow"
 SEVERITY_STYLE = {Severity.CRITICAL: "bold red", Severity.WARNING: "yellow", Severity.INFO: ""}
 
 EMPTY_KEY = "__empty__"
+MARK = "● "  # before the first cell of a marked row (findings marked with `m` for a batch fix)
 
 
 def styled(text: str, tone: Tone | str) -> Text:
@@ -63,6 +64,7 @@ class KeyedTable(DataTable[Text]):
         self.placeholder = placeholder
         self.status_column = -1
         self.loaded = False
+        self.marks: set[str] = set()  # keys of marked rows; a mark outlives refreshes while its row exists
 
     def on_mount(self) -> None:
         self._show_placeholder(self.placeholder)
@@ -83,6 +85,7 @@ class KeyedTable(DataTable[Text]):
         self.title = table.title
         self.empty_text = table.empty
         self.all_rows = table.rows
+        self.marks &= {r.key for r in table.rows}  # a fixed finding's row is gone, and so is its mark
         self.status_column = table.status_column
         self.loaded = True
         if table.columns != self.columns_spec:
@@ -131,12 +134,40 @@ class KeyedTable(DataTable[Text]):
     # -- rendering --------------------------------------------------------------------------------------------
 
     def _cells(self, row: Row) -> list[Text]:
-        """The mark and the status cell carry the tone; a muted row is dim throughout."""
+        """The mark and the status cell carry the tone; a muted row is dim throughout; a marked row says so."""
         last = self.status_column if self.status_column >= 0 else len(row.cells) + self.status_column
-        return [
+        cells = [
             styled(cell, row.tone if index in (0, last) or row.tone == "muted" else "")
             for index, cell in enumerate(row.cells)
         ]
+        if cells and row.key in self.marks:
+            cells[0] = Text.assemble((MARK, "bold reverse"), cells[0], no_wrap=True, overflow="ellipsis")
+        return cells
+
+    # -- marks ------------------------------------------------------------------------------------------------
+
+    def toggle_mark(self, key: str) -> bool:
+        """Mark or unmark the row `key`; returns whether it is marked now."""
+        if key in self.marks:
+            self.marks.discard(key)
+        else:
+            self.marks.add(key)
+        self._redraw_first_cell(key)
+        return key in self.marks
+
+    def clear_marks(self) -> None:
+        marked, self.marks = self.marks, set()
+        for key in marked:
+            self._redraw_first_cell(key)
+
+    def marked_rows(self) -> list[Row]:
+        """The marked rows, in table order (filtered-out rows included: a filter does not unmark)."""
+        return [r for r in self.all_rows if r.key in self.marks]
+
+    def _redraw_first_cell(self, key: str) -> None:
+        row = self.shown.get(key)
+        if row is not None and self.columns_spec:
+            self.update_cell(key, "c0", self._cells(row)[0], update_width=True)
 
     def _set_columns(self, columns: Sequence[str]) -> None:
         self.clear(columns=True)
@@ -164,7 +195,8 @@ class KeyedTable(DataTable[Text]):
         gone = [k for k in current if k not in set(desired)]
         kept = [k for k in current if k not in set(gone)]
         new = [k for k in desired if k not in self.shown]
-        if kept + new != desired or len(self.columns_spec) == 0:
+        if kept + new != desired or len(self.columns_spec) == 0 or EMPTY_KEY in gone:
+            # (The "nothing to show" line leaving: rebuild, so its width does not stay on the column.)
             self._rebuild(rows)
             return
         cursor_key = self._cursor_key()
@@ -203,6 +235,8 @@ class KeyedTable(DataTable[Text]):
         cursor_index = self.cursor_row
         scroll_y = self.scroll_y
         self.clear(columns=False)
+        for column in self.columns.values():  # DataTable only ever widens a column: measure afresh
+            column.content_width = column.label.cell_len
         self.shown = {}
         for row in rows:
             self.add_row(*self._cells(row), key=row.key)
@@ -254,6 +288,8 @@ class Section(Vertical):
             title = f"{title} ({count})"
             if table.filter_text:
                 title += f"  filter: {table.filter_text}"
+            if table.marks:
+                title += f"  marked: {len(table.marks)} (F: fix them)"
         set_text(self.query_one(".section-title", Static), Text(title, no_wrap=True, overflow="ellipsis"))
 
 

@@ -34,6 +34,9 @@ from goodword_tui.model import (
     SnowflakeState,
     SourceError,
     SourceResult,
+    SqlMeshEnvironment,
+    SqlMeshModelStatus,
+    SqlMeshStatus,
     Subnet,
     Vpc,
     VpcEndpoint,
@@ -371,11 +374,32 @@ class Scripted:
         return result
 
 
+def handoff_sqlmesh(*, stale_model: str = "") -> SqlMeshStatus:
+    """The sample project's prod environment as of the seed data: every model fresh unless one is named stale."""
+    as_of = datetime(2025, 10, 6, 6, 0, tzinfo=UTC)
+    done = datetime(2025, 10, 6, 0, 0, tzinfo=UTC)
+    names = ["staging.stg_app_users", "staging.stg_app_events", "marts.daily_activity", "marts.signup_funnel"]
+    models = tuple(
+        SqlMeshModelStatus(
+            name=name,
+            kind="INCREMENTAL_BY_TIME_RANGE" if "events" in name or "daily" in name else "FULL",
+            cron="@daily",
+            last_interval_end=done - timedelta(days=1) if name == stale_model else done,
+            missing_intervals=1 if name == stale_model else 0,
+            stale=name == stale_model,
+        )
+        for name in names
+    )
+    prod = SqlMeshEnvironment(name="prod", finalized=True)
+    return SqlMeshStatus(environment="prod", environments=(prod,), models=models, gateway="local", as_of=as_of)
+
+
 def handoff_fetchers() -> dict[str, Scripted]:
     return {
         "aws": Scripted(ok("aws", handoff_aws())),
         "snowflake": Scripted(ok("snowflake", handoff_snowflake())),
         "probes": Scripted(ok("probes", handoff_probes())),
+        "sqlmesh": Scripted(ok("sqlmesh", handoff_sqlmesh())),
     }
 
 
@@ -389,4 +413,5 @@ def incident_fetchers() -> dict[str, Scripted]:
         "aws": Scripted(ok("aws", incident_aws())),
         "snowflake": Scripted(ok("snowflake", incident_snowflake())),
         "probes": Scripted(stale(previous_probes, probe_failure)),
+        "sqlmesh": Scripted(ok("sqlmesh", handoff_sqlmesh(stale_model="marts.daily_activity"))),
     }

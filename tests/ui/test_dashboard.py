@@ -7,20 +7,19 @@ import dataclasses
 import io
 import subprocess
 import sys
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 from rich.console import Console
-from textual.binding import Binding
 from textual.command import CommandPalette
 from textual.widgets import Input, Static, TabbedContent
 
 from goodword_tui.model import ErrorKind, SourceResult
-from goodword_tui.monitor import Monitor
+from goodword_tui.monitor import SOURCE_NAMES, Monitor
 from goodword_tui.ui import app as app_module
 from goodword_tui.ui.app import Dashboard, GoodwordApp, StatusHeader
-from goodword_tui.ui.screens import DetailScreen, HelpScreen, WhyScreen
-from goodword_tui.ui.widgets import Inspector, KeyedTable, SourceLine
+from goodword_tui.ui.screens import ChangeScreen, DetailScreen, EntryScreen, HelpScreen, WhyScreen
+from goodword_tui.ui.widgets import Inspector, KeyBar, KeyedTable, SourceLine
 from tests.ui import data
 from tests.ui.conftest import settled, until
 
@@ -106,9 +105,9 @@ async def test_number_keys_switch_tabs_and_focus_their_first_table() -> None:
             assert active_tab(app) == tab
             assert app.focused is table(app, first)
         await pilot.press("4")
+        await pilot.pause()
         assert active_tab(app) == "sqlmesh"
-        placeholder = text_of(app.screen_stack[0].query_one("#sqlmesh-placeholder", Static))
-        assert "environments" in placeholder and "missing intervals" in placeholder
+        assert app.focused is table(app, "sqlmesh_models")
         await pilot.press("1")
         assert active_tab(app) == "findings"
 
@@ -269,7 +268,7 @@ async def test_help_is_built_from_the_live_bindings_including_remaps() -> None:
         await pilot.pause()
         assert fetch_count(app) == before
         await pilot.press("f5")
-        await until(pilot, lambda: fetch_count(app) == before + 3, what="refresh on f5")
+        await until(pilot, lambda: fetch_count(app) == before + len(SOURCE_NAMES), what="refresh on f5")
 
 
 def fetch_count(app: GoodwordApp) -> int:
@@ -462,7 +461,7 @@ async def test_refresh_is_scheduled_after_the_read_completes() -> None:
     app = make_app()
     async with app.run_test() as pilot:
         await settled(pilot)
-        assert set(app._source_timers) == {"aws", "snowflake", "probes"}
+        assert set(app._source_timers) == set(SOURCE_NAMES)
         assert all(t._interval == app.interval for t in app._source_timers.values())
 
 
@@ -470,32 +469,37 @@ async def test_refresh_is_scheduled_after_the_read_completes() -> None:
 # Read-only
 
 
-class WriterApp(GoodwordApp):
-    """A stand-in for the changes issues: one write action with a key."""
-
-    BINDINGS: ClassVar[list[Binding]] = [
-        *GoodwordApp.BINDINGS,
-        Binding("f", "apply_fix", "Fix", id="apply-fix"),
-    ]
-    WRITE_ACTIONS = frozenset({"apply_fix"})
-    applied = 0
-
-    def action_apply_fix(self) -> None:
-        self.applied += 1
-
-
 @pytest.mark.parametrize("read_only", [True, False])
 async def test_read_only_hides_and_refuses_write_actions(read_only: bool) -> None:
-    settings = data.settings()
-    app = WriterApp(settings, Monitor(settings, data.handoff_fetchers()), lambda: data.NOW, read_only=read_only)
+    app = make_app(data.incident_fetchers(), read_only=read_only)
     async with app.run_test(size=(120, 30)) as pilot:
         await settled(pilot)
         assert ("READ-ONLY" in header(app)) is read_only
         assert ("WRITE" in header(app).split("\n")[0]) is not read_only
         shown = {b.binding.id for b in app.screen.active_bindings.values()}
-        assert ("apply-fix" in shown) is not read_only
+        assert ({"fix", "mark", "fix-marked"} <= shown) is not read_only
+        assert not read_only or not {"fix", "mark", "fix-marked"} & shown
+        assert {"journal", "export"} <= shown  # what an auditor needs stays
+        keybar = text_of(app.screen.query_one(KeyBar))
+        assert ("f Fix" in keybar) is not read_only
+        findings = table(app, "findings")
+        route = next(r for r in findings.all_rows if r.subject.code == "NET_ROUTE_MISSING")
+        findings.select_key(route.key)
+        await pilot.press("m")
+        assert (route.key in findings.marks) is not read_only
+        findings.select_key(route.key)  # marking moved the cursor down
         await pilot.press("f")
-        assert app.applied == (0 if read_only else 1)
+        await pilot.pause()
+        assert isinstance(app.screen, ChangeScreen) is not read_only
+        if not read_only:
+            assert app.screen.subject.kind == "create_route"  # type: ignore[attr-defined]
+            await pilot.press("escape")
+        await pilot.press("3")  # the Snowflake pane's keys
+        shown = {b.binding.id for b in app.screen.active_bindings.values()}
+        assert ({"add-entry", "remove-entry"} <= shown) is not read_only
+        assert not read_only or not {"add-entry", "remove-entry"} & shown
+        await pilot.press("a")
+        assert isinstance(app.screen, EntryScreen) is not read_only
 
 
 def test_read_only_from_config_and_override() -> None:

@@ -15,6 +15,10 @@ class Pane(Vertical):
 
     SOURCE: ClassVar[str | None] = None
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """A pane's write actions are hidden and refused in read-only mode, like the app's own."""
+        return self.app.check_action(action, parameters)
+
     def on_mount(self) -> None:
         ready = getattr(self.app, "pane_ready", None)
         if ready is not None:
