@@ -27,7 +27,7 @@ from textual import events, on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.command import CommandPalette
-from textual.containers import Horizontal
+from textual.containers import Horizontal, VerticalScroll
 from textual.lazy import Lazy
 from textual.screen import Screen
 from textual.timer import Timer
@@ -202,7 +202,13 @@ class Dashboard(Screen[None]):
         """A table taking the focus scrolls its whole section into view and feeds the inspector."""
         widget = event.widget
         if isinstance(widget, KeyedTable):
-            if isinstance(widget.parent, Section):
+            pane = next((a for a in widget.ancestors if isinstance(a, Pane)), None)
+            scroller = next((a for a in widget.ancestors if isinstance(a, VerticalScroll)), None)
+            if pane is not None and scroller is not None and pane.tables()[:1] == [widget]:
+                # The first table: show the pane from its top, so the summary above it (is the policy
+                # active? am I let in?) stays on screen at 80x24.
+                scroller.scroll_home(animate=False)
+            elif isinstance(widget.parent, Section):
                 widget.parent.scroll_visible(animate=False)
             self.gw.update_inspector(widget)
 
