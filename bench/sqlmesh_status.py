@@ -15,7 +15,7 @@ Printed as JSON:
   `first_comparison_s` the first full comparison of the project with state (it runs in the background after
   the first read; a refresh asked for meanwhile waits behind it) and `comparison_after_one_edit_s` a later one.
 
-Run: `python bench/sqlmesh.py [--runs 3] [--models 300]` (about two minutes, most of it applying the plan).
+Run: `python bench/sqlmesh_status.py [--runs 3] [--models 300]` (about two minutes, most of it applying the plan).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# Run as `python bench/sqlmesh.py`, this file's folder comes first on sys.path, where it would shadow the real
+# Run as `python bench/sqlmesh_status.py`, this file's folder comes first on sys.path, where it would shadow the real
 # `sqlmesh` package for every later `import sqlmesh`: drop it before anything imports sqlmesh.
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
