@@ -28,6 +28,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.command import CommandPalette
 from textual.containers import Horizontal, VerticalScroll
+from textual.css.query import NoMatches
 from textual.lazy import Lazy
 from textual.screen import Screen
 from textual.timer import Timer
@@ -710,7 +711,7 @@ class GoodwordApp(App[int]):
         status = source_status(source, self.monitor.result(source), self.clock())
         try:
             pane = self._dashboard().query_one(f"#pane-{tab}", Pane)
-        except Exception:
+        except NoMatches:  # the pane is not mounted yet (first frame): its status is shown when it is
             return
         pane.show_status(status, self._retry_text(source))
 
@@ -803,7 +804,7 @@ class GoodwordApp(App[int]):
         dashboard = self._dashboard()
         try:
             inspector = dashboard.query_one(Inspector)
-        except Exception:
+        except NoMatches:  # not mounted yet
             return
         table = table or dashboard.focused_table()
         row = table.current_row() if table is not None else None

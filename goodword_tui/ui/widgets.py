@@ -12,6 +12,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Static
+from textual.widgets.data_table import CellDoesNotExist
 
 from goodword_tui.analysis.views import Row, SourceStatus, Table, Tone
 from goodword_tui.model import Finding, Severity
@@ -114,7 +115,7 @@ class KeyedTable(DataTable[Text]):
             return None
         try:
             key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
-        except Exception:
+        except CellDoesNotExist:  # an empty table, or the cursor past rows just removed
             return None
         return self.shown.get(key or "")
 
@@ -225,7 +226,7 @@ class KeyedTable(DataTable[Text]):
             return None
         try:
             value = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
-        except Exception:
+        except CellDoesNotExist:  # an empty table, or the cursor past rows just removed
             return None
         return str(value) if value is not None else None
 
