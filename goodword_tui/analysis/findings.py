@@ -46,6 +46,7 @@ from goodword_tui.analysis.reach import (
     normalize_protocol,
     route_network,
 )
+from goodword_tui.analysis.registry import new_finding
 from goodword_tui.analysis.sqlmesh import CODES as SQLMESH_CODES
 from goodword_tui.analysis.sqlmesh import sqlmesh_findings
 from goodword_tui.config import ExpectedSgRule, PeeringSpec, Settings
@@ -153,9 +154,7 @@ def _finding(
     evidence: Iterable[str] = (),
     fix: SuggestedFix | None = None,
 ) -> Finding:
-    if code not in CODES:  # a programming error, caught by the tests
-        raise KeyError(f"finding code {code} is not registered in CODES")
-    return Finding(severity, code, area, resource, message, tuple(e for e in evidence if e), fix)
+    return new_finding(CODES, severity, code, area, resource, message, evidence, fix)
 
 
 def sort_key(finding: Finding) -> tuple[int, str, str, str, str]:

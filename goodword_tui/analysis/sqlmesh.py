@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from goodword_tui.analysis.registry import new_finding
 from goodword_tui.config import Settings
 from goodword_tui.model import Area, Finding, Severity, SqlMeshStatus, SuggestedFix
 
@@ -32,9 +33,7 @@ def _finding(
     evidence: Iterable[str] = (),
     fix: SuggestedFix | None = None,
 ) -> Finding:
-    if code not in CODES:  # a programming error, caught by the tests
-        raise KeyError(f"finding code {code} is not registered in CODES")
-    return Finding(severity, code, Area.SQLMESH, resource, message, tuple(e for e in evidence if e), fix)
+    return new_finding(CODES, severity, code, Area.SQLMESH, resource, message, evidence, fix)
 
 
 def sqlmesh_findings(status: SqlMeshStatus, settings: Settings) -> list[Finding]:
