@@ -7,6 +7,7 @@ per problem: where it is, the value found, and what was expected. Never a traceb
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import stat
@@ -363,17 +364,53 @@ def parse_settings(data: dict[str, Any], *, source: Path | str = "<config>") -> 
     return settings.model_copy(update={"source_path": str(source)})
 
 
-def check_not_world_writable(path: Path) -> None:
-    """Refuse a config others could rewrite: it decides which changes look correct."""
-    mode = path.stat().st_mode
-    if mode & stat.S_IWOTH:
-        raise ConfigError(
-            path, [f"the file is writable by every user (mode {stat.filemode(mode)}); run chmod o-w {path}"]
+def unsafe_path_problems(path: Path, *, what: str = "the file", must_own: bool = False) -> list[str]:
+    """Why every user could tamper with `path`: the file writable by every user, or its folder writable by every
+    user without the sticky bit (anyone could replace the file); with `must_own`, a file someone else owns
+    (it may have been planted before we created it). Empty when it is safe to trust.
+
+    Group-writable is accepted on purpose: with user private groups (the default umask 002 of Debian, Ubuntu and
+    Fedora) every file is group-writable by a group holding only its owner, and a team-shared config is kept
+    writable by the on-call group, whose members already hold the platform's credentials. What we create
+    ourselves is owner-only (0600 / 0700) either way.
+    """
+    problems: list[str] = []
+    try:
+        found = path.stat()
+    except (OSError, ValueError):  # absent, unreachable or no path at all: writing it fails with its own message
+        found = None
+    if found is not None and found.st_mode & stat.S_IWOTH:
+        problems.append(
+            f"{what} {path} is writable by every user (mode {stat.filemode(found.st_mode)}); run chmod o-w {path}"
         )
+    if found is not None and must_own and found.st_uid != os.geteuid():
+        problems.append(
+            f"{what} {path} belongs to another user (uid {found.st_uid}); move it aside or use another path"
+        )
+    folder = path.parent
+    with contextlib.suppress(OSError, ValueError):
+        mode = folder.stat().st_mode
+        if mode & stat.S_IWOTH and not mode & stat.S_ISVTX:
+            problems.append(
+                f"the folder {folder} is writable by every user (mode {stat.filemode(mode)}): anyone could replace "
+                f"{what}; run chmod o-w {folder} or use a private folder"
+            )
+    return problems
+
+
+def check_not_world_writable(path: Path) -> None:
+    """Refuse a config others could rewrite (or replace): it decides which changes look correct."""
+    problems = unsafe_path_problems(path)
+    if problems:
+        raise ConfigError(path, problems)
 
 
 def load_settings(path: Path | str) -> Settings:
-    """Read and validate a config file; every failure is a ConfigError with readable problems."""
+    """Read and validate a config file; every failure is a ConfigError with readable problems.
+
+    A configured `platform.journal_path` that every user could tamper with is refused here too, before anything
+    is changed and journaled there.
+    """
     p = Path(path).expanduser()
     if not p.is_file():
         raise ConfigError(p, ["file not found (pass --config PATH or set GOODWORD_TUI_CONFIG)"])
@@ -384,7 +421,13 @@ def load_settings(path: Path | str) -> Settings:
         raise ConfigError(p, ["the file is not UTF-8 text"]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(p, [f"not valid TOML: {exc}"]) from None
-    return parse_settings(data, source=p.resolve())
+    settings = parse_settings(data, source=p.resolve())
+    if settings.platform.journal_path:
+        journal = settings.resolve(settings.platform.journal_path)
+        problems = unsafe_path_problems(journal, what="the journal", must_own=True)
+        if problems:
+            raise ConfigError(p, [f"platform.journal_path: {problem}" for problem in problems])
+    return settings
 
 
 def default_config_path() -> Path:

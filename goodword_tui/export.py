@@ -1,8 +1,8 @@
 """Audit export: the snapshot, the findings and the journal since a time, as Markdown or JSON, with a SHA-256.
 
-`export_report` writes the report (mode 0600, atomically) and a `<report>.sha256` file in `sha256sum` format
-next to it, so anyone can check the report was not edited (`sha256sum -c`). With `platform.s3_bucket` set,
-the report is uploaded too, its SHA-256 in the object's metadata.
+`export_report` writes the report (mode 0600, atomically, in folders it creates 0700) and a `<report>.sha256`
+file in `sha256sum` format next to it, so anyone can check the report was not edited (`sha256sum -c`). With
+`platform.s3_bucket` set, the report is uploaded too, its SHA-256 in the object's metadata.
 
 Read-only (audit) mode: the report is written locally only and the result says so. Read-only mode refuses
 every write to the platform at the botocore hook, S3 PutObject included; making an exception for reports would
@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from goodword_tui.config import Settings
-from goodword_tui.journal import Journal, JournalEntry, known_secrets, scrub
+from goodword_tui.journal import Journal, JournalEntry, check_private_path, known_secrets, make_private_dir, scrub
 from goodword_tui.model import Finding, Severity, Snapshot, to_jsonable
 
 REPORT_KEY_PREFIX = "goodword-tui/reports"
@@ -146,6 +146,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
             sent = request.get("sql") or f"{request.get('service')} {request.get('operation')} " + json.dumps(
                 request.get("params"), sort_keys=True
             )
+            sent = request.get("text") or sent  # a SQLMesh plan or run says what it does in its own words
             lines += ["", f"### {entry['time']} {_cell(change.get('description'))}", "", "```", sent, "```"]
             diff = change.get("diff") or []
             if diff:
@@ -162,8 +163,12 @@ def render_markdown(report: Mapping[str, Any]) -> str:
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    """Create or replace `path` atomically, mode 0600 from the first byte."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    """Create or replace `path` atomically, mode 0600 from the first byte, in folders we create 0700.
+
+    A folder every user could write to (without the sticky bit) is refused (UnsafePathError, an OSError).
+    """
+    make_private_dir(path.parent)
+    check_private_path(path, "the report")
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, 0o600)

@@ -6,9 +6,15 @@ failed ..., the target as observed, the verification). An intent with no result 
 between; `changes.apply.reconcile_pending` finds those at the next start, re-reads, and appends a result with
 `"reconciled": true`.
 
+A change whose request failed in a way that leaves its outcome open (a timeout, a reset connection) gets a
+result record `unknown` first; the re-read that settles it appends `applied` or `failed`. A change whose effect
+was already there before sending is journaled `already_done` (nothing was sent).
+
 Records are only ever appended (O_APPEND, one write per line, under an exclusive lock for concurrent
 processes) and flushed to disk (fsync) before the call returns. The file is created mode 0600 in a 0700
-folder: the user's state directory (platformdirs) unless the config names `platform.journal_path`.
+folder (every folder we create on the way is 0700): the user's state directory (platformdirs) unless the
+config names `platform.journal_path`. A journal every user could tamper with (the file or its folder writable
+by everyone, or a file owned by someone else) is refused before anything is written (`UnsafePathError`).
 
 Secrets never reach it: every record goes through `scrub` with the secrets the caller knows (the Snowflake
 password from the connection, the AWS keys of the session) and patterns for AWS key ids and `password=...`.
@@ -28,7 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from goodword_tui.config import Settings
+from goodword_tui.config import Settings, unsafe_path_problems
 
 APP_NAME = "goodword-tui"
 JOURNAL_FILE = "journal.jsonl"
@@ -39,7 +45,10 @@ APPLIED = "applied"
 NOT_APPLIED = "not_applied"  # reconciled: the effect is absent, so the request did not take
 FAILED = "failed"
 VERIFY_FAILED = "verify_failed"  # sent without error, but the re-read does not show the effect
+UNKNOWN = "unknown"  # the request may or may not have taken (timeout, reset); a re-read settles it
+ALREADY_DONE = "already_done"  # the effect was there before sending: nothing was sent
 PENDING = "pending"  # no result record (yet)
+UNRESOLVED = (PENDING, UNKNOWN)  # what `changes.apply.reconcile_pending` settles by re-reading
 
 
 def default_journal_path(settings: Settings) -> Path:
@@ -206,6 +215,11 @@ class JournalEntry:
         return self.result == PENDING
 
     @property
+    def unresolved(self) -> bool:
+        """No result, or an `unknown` one: whether the change took is still to be found by re-reading."""
+        return self.result in UNRESOLVED
+
+    @property
     def applied(self) -> bool:
         return self.result == APPLIED
 
@@ -256,6 +270,46 @@ def _time(value: Any) -> datetime:
 
 
 # --------------------------------------------------------------------------------------------------------------
+# Private files
+
+
+class UnsafePathError(PermissionError):
+    """A path every user could tamper with; the message says which and how to fix it."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+    def __str__(self) -> str:
+        return "; ".join(self.problems)
+
+
+def check_private_path(path: Path, what: str) -> None:
+    """Refuse to write `path` when every user could tamper with it (see `config.unsafe_path_problems`)."""
+    problems = unsafe_path_problems(path, what=what, must_own=True)
+    if problems:
+        raise UnsafePathError(problems)
+
+
+def make_private_dir(folder: Path) -> list[Path]:
+    """Create `folder` and its missing parents, each mode 0700 (`mkdir -p` would make the parents 0755);
+    returns the folders created, outermost first."""
+    missing: list[Path] = []
+    current = folder
+    while not current.exists():
+        missing.append(current)
+        current = current.parent
+    created: list[Path] = []
+    for path in reversed(missing):
+        try:
+            path.mkdir(mode=0o700)
+        except FileExistsError:
+            continue  # made meanwhile by another process
+        created.append(path)
+    return created
+
+
+# --------------------------------------------------------------------------------------------------------------
 # The journal
 
 
@@ -288,12 +342,15 @@ class Journal:
     # -- writing
 
     def append(self, record: Mapping[str, Any]) -> None:
-        """Append one record as one line, scrubbed, then fsync; creates the file 0600 (its folder 0700)."""
+        """Append one record as one line, scrubbed, then fsync; creates the file 0600 (its folders 0700).
+
+        Raises UnsafePathError (an OSError) when every user could tamper with the journal: nothing is written.
+        """
         clean = scrub(dict(record), self._known_secrets())
         line = (json.dumps(clean, ensure_ascii=False, sort_keys=True, default=str) + "\n").encode("utf-8")
         folder = self.path.parent
-        created_folder = not folder.exists()
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        created_folders = make_private_dir(folder)
+        check_private_path(self.path, "the journal")
         created = not self.path.exists()
         fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
         try:
@@ -311,8 +368,8 @@ class Journal:
             os.close(fd)
         if created:
             _fsync_dir(folder)
-        if created_folder:
-            _fsync_dir(folder.parent)
+        for made in created_folders:
+            _fsync_dir(made.parent)
 
     def write_intent(
         self,
@@ -432,6 +489,10 @@ class Journal:
     def pending(self) -> list[JournalEntry]:
         """Intents with no result: the process stopped between sending and recording."""
         return [e for e in self.entries() if e.pending]
+
+    def unresolved(self) -> list[JournalEntry]:
+        """Intents with no result or an `unknown` one: each is settled by re-reading its target."""
+        return [e for e in self.entries() if e.unresolved]
 
     def entry(self, entry_id: str) -> JournalEntry | None:
         return next((e for e in self.entries() if e.id == entry_id), None)

@@ -98,6 +98,51 @@ def test_world_writable_config_is_refused(tmp_path: Path) -> None:
     assert "writable by every user" in caught.value.problems[0]
 
 
+def test_a_config_in_a_folder_every_user_can_write_is_refused_unless_sticky(tmp_path: Path) -> None:
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    path = folder / "config.toml"
+    path.write_text(REPO_CONFIG.read_text())
+    folder.chmod(0o777)  # anyone could replace the file
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path)
+    assert caught.value.problems == [
+        f"the folder {folder} is writable by every user (mode drwxrwxrwx): anyone could replace the file; "
+        f"run chmod o-w {folder} or use a private folder"
+    ]
+    folder.chmod(0o1777)  # like /tmp: only a file's owner may replace it
+    assert load_settings(path).snowflake.policy == "INTEGRATIONS"
+
+
+def test_a_group_writable_config_is_accepted(tmp_path: Path) -> None:
+    """By decision (config.unsafe_path_problems): user private groups and on-call team groups are trusted."""
+    path = tmp_path / "config.toml"
+    path.write_text(REPO_CONFIG.read_text())
+    os.chmod(path, 0o664)
+    assert load_settings(path).platform.name
+
+
+def test_a_journal_path_every_user_could_tamper_with_is_refused_at_load(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    path = tmp_path / "config.toml"
+    path.write_text(REPO_CONFIG.read_text().replace("[platform]", '[platform]\njournal_path = "shared/j.jsonl"', 1))
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path)
+    (problem,) = caught.value.problems
+    assert problem.startswith(f"platform.journal_path: the folder {shared} is writable by every user")
+    shared.chmod(0o700)
+    (shared / "j.jsonl").write_text("")
+    (shared / "j.jsonl").chmod(0o666)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path)
+    assert caught.value.problems == [
+        f"platform.journal_path: the journal {shared / 'j.jsonl'} is writable by every user (mode -rw-rw-rw-); "
+        f"run chmod o-w {shared / 'j.jsonl'}"
+    ]
+
+
 def test_relative_paths_resolve_against_the_config_folder(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
     path.write_text(REPO_CONFIG.read_text())

@@ -69,6 +69,24 @@ def test_the_report_is_written_private_with_its_sha256(tmp_path: Path, fmt: str)
         assert "| snowflake |" in text and "```json" in text
 
 
+def test_reports_are_private_in_folders_it_creates_and_refused_where_anyone_could_swap_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
+    settings = handoff_settings()  # the default journal folder: the user's state directory, created by the export
+    result = export_report(settings, snapshot(), [], None, "md", now=T0)
+    folders = [tmp_path / "xdg", tmp_path / "xdg" / "goodword-tui", result.path.parent]
+    assert [stat.S_IMODE(f.stat().st_mode) for f in folders] == [0o700, 0o700, 0o700]
+    assert {stat.S_IMODE(p.stat().st_mode) for p in (result.path, result.checksum_path)} == {0o600}
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    with pytest.raises(OSError, match="is writable by every user"):
+        export_report(settings, snapshot(), [], None, "md", out_dir=shared, now=T0)
+    assert list(shared.iterdir()) == []
+
+
 def test_a_bad_format_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="use md or json"):
         export_report(settings_in(tmp_path), snapshot(), [], None, "pdf")  # type: ignore[arg-type]

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from goodword_tui.journal import REDACTED, Journal, Operator, default_journal_path, scrub
+from goodword_tui.journal import REDACTED, Journal, Operator, UnsafePathError, default_journal_path, scrub
 from tests.analysis.builders import handoff_settings
 
 T0 = datetime(2025, 10, 5, 12, 0, tzinfo=UTC)
@@ -72,6 +72,42 @@ def test_a_loosened_file_is_tightened_again(tmp_path: Path) -> None:
     journal.path.chmod(0o644)
     intent(journal)
     assert mode(journal.path) == 0o600
+
+
+def test_every_folder_the_journal_creates_is_owner_only(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "home" / "state" / "goodword-tui" / "journal.jsonl")
+    intent(journal)
+    assert [mode(p) for p in (tmp_path / "home", journal.path.parent.parent, journal.path.parent)] == [0o700] * 3
+    assert mode(journal.path) == 0o600
+
+
+def test_a_journal_every_user_could_tamper_with_is_refused_and_nothing_written(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    journal = Journal(shared / "journal.jsonl")
+    with pytest.raises(UnsafePathError) as caught:
+        intent(journal)
+    assert str(caught.value) == (
+        f"the folder {shared} is writable by every user (mode drwxrwxrwx): anyone could replace the journal; "
+        f"run chmod o-w {shared} or use a private folder"
+    )
+    assert isinstance(caught.value, OSError)  # callers that guard file writes catch it as such
+    assert not journal.path.exists()
+
+    shared.chmod(0o1777)  # sticky, like /tmp: nobody else may replace our file
+    intent(journal)
+    assert mode(journal.path) == 0o600
+
+
+def test_a_journal_file_someone_else_owns_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    journal = Journal(tmp_path / "journal.jsonl")
+    intent(journal)
+    size = journal.path.stat().st_size
+    monkeypatch.setattr(os, "geteuid", lambda: journal.path.stat().st_uid + 1)  # as seen by another user
+    with pytest.raises(UnsafePathError, match="belongs to another user"):
+        intent(journal)
+    assert journal.path.stat().st_size == size
 
 
 def test_a_line_torn_by_a_crash_is_skipped_and_the_next_record_starts_clean(tmp_path: Path) -> None:

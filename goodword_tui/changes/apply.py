@@ -10,8 +10,18 @@
 5. the lockout guard is re-run on the fresh state (the operator's address as Snowflake sees it now):
    refused unless `lockout_override == LOCKOUT_OVERRIDE_PHRASE`.
 
-Then the intent is journaled (fsync), the request sent, the effect checked by re-reading (polling briefly,
-AWS is eventually consistent), the result journaled, and the journal uploaded to S3 when configured.
+Between 4 and 5, the change's effect is judged on that fresh read: when it is already there (someone else
+made the change), nothing is sent and the change is journaled `already_done`.
+
+Then the intent is journaled (fsync), the request sent **once** (botocore and the Snowflake connector are told
+not to retry it), the effect checked by re-reading (polling briefly, AWS is eventually consistent), the
+result journaled, and the journal uploaded to S3 when configured.
+
+A request that fails in a way that leaves its outcome open (`outcome_unknown`: a read timeout, a connection
+reset after sending, a 5xx) may have been applied: it is journaled `unknown` at once, then settled by
+re-reading the target until `verify_timeout_s` (the request may still land late): the effect there means
+`applied`, absent means `failed`. It is never re-sent. When the re-read fails too, it stays `unknown` and
+`reconcile_pending` settles it at the next start.
 
 Everything is blocking: run it in a worker thread. Nothing here raises for a platform's answer; the outcome,
 with a one-line message free of secrets, is in the `ApplyResult`.
@@ -19,12 +29,14 @@ with a one-line message free of secrets, is in the `ApplyResult`.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import enum
 import getpass
 import os
 import re
 import socket
+import sys
 import threading
 import time
 from collections.abc import Mapping
@@ -49,9 +61,11 @@ from goodword_tui.changes.guards import LOCKOUT_OVERRIDE_PHRASE, LockoutReport
 from goodword_tui.changes.inputs import InputError, validate_reason
 from goodword_tui.config import Settings
 from goodword_tui.journal import (
+    ALREADY_DONE,
     APPLIED,
     FAILED,
     NOT_APPLIED,
+    UNKNOWN,
     VERIFY_FAILED,
     Journal,
     JournalEntry,
@@ -103,6 +117,7 @@ class ChangeContext:
 
             install_read_only_guard(session)
         self._clients: dict[str, BaseClient] = {}
+        self._write_clients: dict[str, BaseClient] = {}
         self._lock = threading.RLock()
         self._secrets: list[str] | None = None
         self._secrets_key: tuple[bool, bool] = (False, False)
@@ -146,11 +161,24 @@ class ChangeContext:
                 self._clients[service] = found
             return found
 
+    def write_client(self, service: str) -> BaseClient:
+        """The client changes are sent with: each request sent once, never retried by botocore (a write that
+        timed out may have been applied; it is settled by re-reading, see the module docstring)."""
+        with self._lock:
+            found = self._write_clients.get(service)
+            if found is None:
+                from goodword_tui.sources.aws import make_client
+
+                found = make_client(self.session, service, self.settings, single_attempt=True)
+                self._write_clients[service] = found
+            return found
+
     def close(self) -> None:
         with self._lock:
-            for client in self._clients.values():
+            for client in [*self._clients.values(), *self._write_clients.values()]:
                 client.close()
             self._clients.clear()
+            self._write_clients.clear()
             if self._gateway is not None and self._owns_gateway:
                 self._gateway.close()
                 self._gateway = None
@@ -221,14 +249,49 @@ def describe_failure(exc: BaseException) -> str:
     return one_line(prefix + str(exc))
 
 
+# The connector's own codes for a request that got no usable answer (it may have reached the server):
+# 250003 failed to request, 251011 connection timeout, 290000-299999 an HTTP error status.
+_SNOWFLAKE_NO_ANSWER = (250003, 251011)
+_SNOWFLAKE_HTTP_ERRORS = range(290000, 300000)
+_SERVER_ERROR_STATUS = 500
+
+
+def outcome_unknown(exc: BaseException) -> bool:
+    """Whether a failed send may still have been applied: the request may have reached the server and no
+    answer came back (a read timeout, a connection reset or closed after sending, a 5xx).
+
+    False when the server answered with a refusal (an AWS 4xx error code, a Snowflake SQL error) or the request
+    never left (connecting failed, a guard refused): then the effect is known to be absent.
+    """
+    if isinstance(exc, TimeoutError | ConnectionResetError | ConnectionAbortedError | BrokenPipeError):
+        return True
+    if "botocore" in sys.modules:
+        from botocore.exceptions import ClientError, HTTPClientError
+
+        if isinstance(exc, HTTPClientError):  # ReadTimeoutError, ConnectionClosedError ...
+            return True
+        if isinstance(exc, ClientError):
+            status = (exc.response.get("ResponseMetadata") or {}).get("HTTPStatusCode") or 0
+            return int(status) >= _SERVER_ERROR_STATUS
+    errno = getattr(exc, "errno", None)
+    if "snowflake.connector" in sys.modules and isinstance(errno, int):
+        from snowflake.connector.errors import Error as SnowflakeError
+
+        if isinstance(exc, SnowflakeError):
+            return errno in _SNOWFLAKE_NO_ANSWER or errno in _SNOWFLAKE_HTTP_ERRORS
+    return False
+
+
 # --------------------------------------------------------------------------------------------------------------
 # Results
 
 
 class ApplyStatus(enum.StrEnum):
     APPLIED = "applied"  # sent, and the re-read shows the effect
+    ALREADY_DONE = "already_done"  # the effect was there before sending; nothing was sent
     VERIFY_FAILED = "verify_failed"  # sent without error, but the re-read does not show the effect
     FAILED = "failed"  # the request failed (or the target could not be read); the effect is absent
+    UNKNOWN = "unknown"  # sent, but whether it took could not be read yet; settled at the next start
     REFUSED = "refused"  # a guard refused it before anything was sent
     CONFLICT = "conflict"  # the target changed since the preview; nothing was sent
 
@@ -260,7 +323,8 @@ class ApplyResult:
 
     @property
     def ok(self) -> bool:
-        return self.status is ApplyStatus.APPLIED
+        """The change's effect holds: applied now, or found already done."""
+        return self.status in (ApplyStatus.APPLIED, ApplyStatus.ALREADY_DONE)
 
 
 def _refused(change: Change, by: str, message: str, **extra: Any) -> ApplyResult:
@@ -280,14 +344,40 @@ def check_effect(ctx: ChangeContext, effect: Effect) -> Verification:
     return ops_for(System(effect.system)).check_effect(ctx, effect)
 
 
-def _verify_until(ctx: ChangeContext, effect: Effect, deadline: float) -> Verification:
+def _effect_already_there(ops: Any, ctx: ChangeContext, change: Change, state: Any) -> Verification | None:
+    """The change's effect judged on the read made before sending; None when the system cannot judge it there
+    (its ops have no `effect_in`, or the read does not cover the effect)."""
+    judge = getattr(ops, "effect_in", None)
+    if judge is None:
+        return None
+    verification: Verification | None = judge(ctx, change.effect, state)
+    return verification
+
+
+@dataclass(frozen=True)
+class _Reread:
+    """The last re-read of an effect: what it showed, or why it could not be read."""
+
+    verification: Verification | None
+    error: str = ""
+
+
+def _reread_until(ctx: ChangeContext, effect: Effect, deadline: float) -> _Reread:
+    """Re-read until the effect shows or the deadline passes (a failed read is tried again meanwhile)."""
     delay = 0.2
     while True:
-        verification = check_effect(ctx, effect)
-        if verification.ok or time.monotonic() >= deadline:
-            return verification
+        try:
+            last = _Reread(check_effect(ctx, effect))
+        except Exception as exc:
+            last = _Reread(None, ctx.safe(describe_failure(exc)))
+        if (last.verification is not None and last.verification.ok) or time.monotonic() >= deadline:
+            return last
         time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
         delay = min(delay * 2, 1.0)
+
+
+def _observed(verification: Verification | None) -> dict[str, Any] | None:
+    return verification.observed.to_json() if verification is not None and verification.observed else None
 
 
 def apply_change(
@@ -313,9 +403,46 @@ def apply_change(
     ops = ops_for(change.system)
     try:
         state, fresh = ops.read(ctx, change)
+        already = _effect_already_there(ops, ctx, change, state)
     except Exception as exc:
         message = ctx.safe(f"could not re-read {change.target} before sending: {describe_failure(exc)}")
         return ApplyResult(ApplyStatus.FAILED, change, message + " (nothing was sent)", error=message)
+
+    def journal_intent(overrides: Mapping[str, Any]) -> str:
+        return ctx.journal.write_intent(
+            change=change.to_json(),
+            before=fresh.to_json(),
+            after=change.after.to_json(),
+            operator=ctx.operator(change.system, state),
+            mode=ctx.mode,
+            reason=reason,
+            batch_id=batch_id,
+            overrides=overrides,
+        )
+
+    def unjournaled(exc: OSError) -> ApplyResult:
+        # No journal, no change: an unrecorded change is what the journal exists to prevent.
+        message = f"could not write the journal {ctx.journal.path} ({exc.strerror or exc}); nothing was sent"
+        return ApplyResult(ApplyStatus.FAILED, change, message, before=fresh, error=message)
+
+    if already is not None and already.ok:
+        try:
+            entry_id = journal_intent({"confirmed": False, "lockout_overridden": False})
+            ctx.journal.write_result(
+                entry_id, ALREADY_DONE, observed=_observed(already), verification=already.to_json()
+            )
+        except OSError as exc:
+            return unjournaled(exc)
+        message = f"already done, nothing was sent: {already.detail}"
+        return ApplyResult(
+            ApplyStatus.ALREADY_DONE,
+            change,
+            ctx.safe(message),
+            entry_id=entry_id,
+            before=fresh,
+            verification=already,
+            upload=upload_journal(ctx),
+        )
 
     if not fresh.same_as(change.before):
         rebuilt: Change | None = None
@@ -350,72 +477,88 @@ def apply_change(
             lockout=lockout,
         )
 
-    overrides = {
-        "confirmed": bool(change.dangerous),
-        "lockout_overridden": bool(lockout is not None and lockout.locks_out),
-    }
     try:
-        entry_id = ctx.journal.write_intent(
-            change=change.to_json(),
-            before=fresh.to_json(),
-            after=change.after.to_json(),
-            operator=ctx.operator(change.system, state),
-            mode=ctx.mode,
-            reason=reason,
-            batch_id=batch_id,
-            overrides=overrides,
+        entry_id = journal_intent(
+            {"confirmed": bool(change.dangerous), "lockout_overridden": bool(lockout is not None and lockout.locks_out)}
         )
-    except OSError as exc:  # no journal, no change: an unrecorded change is what the journal exists to prevent
-        message = f"could not write the journal {ctx.journal.path} ({exc.strerror or exc}); nothing was sent"
-        return ApplyResult(ApplyStatus.FAILED, change, message, before=fresh, error=message)
-    send_error = ""
-    try:
-        ops.send(ctx, change.request)
-    except Exception as exc:
-        send_error = ctx.safe(describe_failure(exc))
-
-    try:
-        deadline = time.monotonic() + (0 if send_error else ctx.verify_timeout_s)
-        verification: Verification | None = _verify_until(ctx, change.effect, deadline)
-    except Exception as exc:
-        verification = None
-        check_error = ctx.safe(describe_failure(exc))
-        send_error = f"{send_error}; " if send_error else ""
-        send_error += f"the re-read after sending failed: {check_error}"
-
-    if verification is not None and verification.ok:
-        status, result = ApplyStatus.APPLIED, APPLIED
-        message = f"applied and verified: {verification.detail}"
-        if send_error:
-            message += f" (the request reported: {send_error})"
-    elif verification is not None and not send_error:
-        status, result = ApplyStatus.VERIFY_FAILED, VERIFY_FAILED
-        message = f"sent, but the re-read does not show it: {verification.detail}"
-    else:
-        status, result = ApplyStatus.FAILED, FAILED
-        message = f"failed: {send_error}"
+    except OSError as exc:
+        return unjournaled(exc)
+    settled = _send_and_settle(ops, ctx, change, entry_id)
+    verification, message = settled.reread.verification, settled.message
     try:
         ctx.journal.write_result(
             entry_id,
-            result,
-            observed=verification.observed.to_json() if verification and verification.observed else None,
+            settled.result,
+            observed=_observed(verification),
             verification=verification.to_json() if verification else None,
-            error=send_error,
+            error="; ".join(e for e in (settled.send_error, settled.reread.error) if e),
         )
     except OSError as exc:  # the intent is there: the next start reconciles it by re-reading
         message += f" (the result could not be journaled: {exc.strerror or exc}; it is reconciled at next start)"
-    upload = upload_journal(ctx)
     return ApplyResult(
-        status,
+        settled.status,
         change,
         ctx.safe(message),
         entry_id=entry_id,
         before=fresh,
         verification=verification,
         lockout=lockout,
-        upload=upload,
-        error=send_error,
+        upload=upload_journal(ctx),
+        error=settled.send_error,
     )
+
+
+@dataclass(frozen=True)
+class _Settled:
+    """What sending and re-reading found: the status, its journal word, the message and the evidence."""
+
+    status: ApplyStatus
+    result: str
+    message: str
+    reread: _Reread
+    send_error: str = ""
+
+
+def _send_and_settle(ops: Any, ctx: ChangeContext, change: Change, entry_id: str) -> _Settled:
+    """Send the request once, then find out by re-reading whether it took.
+
+    An open outcome is journaled `unknown` before the re-reads, so a crash while settling it is found again.
+    """
+    send_error, unknown = "", False
+    try:
+        ops.send(ctx, change.request)
+    except Exception as exc:
+        send_error, unknown = ctx.safe(describe_failure(exc)), outcome_unknown(exc)
+    if unknown:
+        with contextlib.suppress(OSError):  # not journaled: the intent alone makes it found at next start
+            ctx.journal.write_result(entry_id, UNKNOWN, error=f"the outcome is unknown: {send_error}")
+    # Sent (or perhaps sent): wait for the effect, the platform may be slow to show it (or the request may
+    # still land). Refused by the server: one re-read tells what is there.
+    wait = ctx.verify_timeout_s if (unknown or not send_error) else 0.0
+    reread = _reread_until(ctx, change.effect, time.monotonic() + wait)
+    verification = reread.verification
+    if verification is not None and verification.ok:
+        message = f"applied and verified: {verification.detail}"
+        if send_error:
+            message += f" (the request reported: {send_error}; the re-read shows it took)"
+        return _Settled(ApplyStatus.APPLIED, APPLIED, message, reread, send_error)
+    if send_error and not unknown:  # the server refused it (or it never left): the effect is known absent
+        return _Settled(ApplyStatus.FAILED, FAILED, f"failed: {send_error}", reread, send_error)
+    if verification is None:
+        told = f"the request reported: {send_error}" if send_error else "the request was accepted"
+        message = (
+            f"outcome unknown: {told}, and the re-read failed: {reread.error}. Nothing is re-sent; "
+            "the target is re-read at the next start (the journal shows the outcome then)"
+        )
+        return _Settled(ApplyStatus.UNKNOWN, UNKNOWN, message, reread, send_error)
+    if not send_error:
+        message = f"sent, but the re-read does not show it: {verification.detail}"
+        return _Settled(ApplyStatus.VERIFY_FAILED, VERIFY_FAILED, message, reread)
+    message = (
+        f"failed: the request reported {send_error}; re-read for {ctx.verify_timeout_s:g} s, it did not take "
+        f"({verification.detail}). Nothing was re-sent"
+    )
+    return _Settled(ApplyStatus.FAILED, FAILED, message, reread, send_error)
 
 
 @dataclass(frozen=True)
@@ -475,7 +618,9 @@ def apply_batch(
                 f"{result.status.value}: {result.message}. Applied: {done}; not applied: {1 + len(rest)}."
             )
             return BatchResult(batch, tuple(results), message, (change, *rest))
-    return BatchResult(batch, tuple(results), f"all {len(results)} changes applied and verified")
+    done = sum(1 for r in results if r.status is ApplyStatus.ALREADY_DONE)
+    note = f" ({done} found already done, nothing sent for {'it' if done == 1 else 'them'})" if done else ""
+    return BatchResult(batch, tuple(results), f"all {len(results)} changes applied and verified{note}")
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -484,43 +629,56 @@ def apply_batch(
 
 @dataclass(frozen=True)
 class Reconciled:
-    """One intent found without a result at start, and what the re-read decided."""
+    """One unresolved entry found at start (no result, or `unknown`), and what the re-read decided."""
 
-    entry: JournalEntry
-    result: str  # applied | not_applied | pending (the re-read failed; left for next time)
+    entry: JournalEntry  # entry.result tells which: pending (a crash) or unknown (a timeout, a reset)
+    result: str  # applied | not_applied (the effect is absent) | pending (the re-read failed; left for next time)
     verification: Verification | None = None
     error: str = ""
 
 
 def reconcile_pending(ctx: ChangeContext) -> list[Reconciled]:
-    """Find intents with no result (a crash between sending and recording), re-read, and record the outcome.
+    """Settle every unresolved entry by re-reading its target, and record the outcome (`reconciled`).
 
-    The effect present means the request took (applied); absent means it did not (not_applied). When the
-    target cannot be read the entry stays pending for the next start.
+    An intent with no result (the process stopped between sending and recording) becomes `applied` or
+    `not_applied`; an `unknown` one (the request timed out or its connection was reset) becomes `applied` or
+    `failed`. Nothing is re-sent. When the target cannot be read the entry stays as it was for the next start.
     """
     outcomes: list[Reconciled] = []
-    for entry in ctx.journal.pending():
+    for entry in ctx.journal.unresolved():
         try:
             effect = Effect.from_json(entry.change["effect"])
             verification = check_effect(ctx, effect)
         except Exception as exc:
             outcomes.append(Reconciled(entry, "pending", error=ctx.safe(describe_failure(exc))))
             continue
-        result = APPLIED if verification.ok else NOT_APPLIED
+        if verification.ok:
+            result, error = APPLIED, ""
+        elif entry.pending:
+            result, error = (
+                NOT_APPLIED,
+                "the process stopped before recording a result; the re-read shows it did not take",
+            )
+        else:
+            result, error = FAILED, f"{entry.error}; the re-read shows it did not take".lstrip("; ")
         ctx.journal.write_result(
             entry.id,
             result,
             observed=verification.observed.to_json() if verification.observed else None,
             verification=verification.to_json(),
-            error=""
-            if verification.ok
-            else "the process stopped before recording a result; the re-read shows the change did not take",
+            error=error,
             reconciled=True,
         )
-        outcomes.append(Reconciled(entry, result, verification))
+        outcomes.append(Reconciled(entry, APPLIED if verification.ok else NOT_APPLIED, verification))
     if outcomes and any(o.result != "pending" for o in outcomes):
         upload_journal(ctx)
     return outcomes
+
+
+_NOTHING_TO_UNDO = {
+    ALREADY_DONE: "this change was found already made by someone else and nothing was sent",
+    UNKNOWN: "whether this change took is not known yet (it is re-read at the next start)",
+}
 
 
 def plan_undo(entry: JournalEntry, ctx: ChangeContext) -> Change:
@@ -529,7 +687,8 @@ def plan_undo(entry: JournalEntry, ctx: ChangeContext) -> Change:
     InputError when the entry was not applied, has no inverse, or the inverse no longer fits the target.
     """
     if not entry.applied:
-        raise InputError("entry", f"this change is {entry.result.replace('_', ' ')}: there is nothing to undo")
+        why = _NOTHING_TO_UNDO.get(entry.result, f"this change is {entry.result.replace('_', ' ')}")
+        raise InputError("entry", f"{why}: there is nothing to undo")
     inverse = entry.inverse
     if inverse is None:
         why = str(entry.change.get("irreversible_reason") or "it has no inverse")

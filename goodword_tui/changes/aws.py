@@ -543,46 +543,61 @@ class AwsOps:
 
         if not isinstance(request, ApiRequest):
             raise TypeError("an AWS change sends an API call")
-        method = getattr(ctx.client(request.service), botocore.xform_name(request.operation))
+        method = getattr(ctx.write_client(request.service), botocore.xform_name(request.operation))
         method(**copy.deepcopy(dict(request.params)))
 
     def check_effect(self, ctx: ChangeContext, effect: Effect) -> Verification:
+        """Re-read the one resource the effect is about and judge it."""
+        kind, key = _effect_target(effect)
+        return self.effect_in(ctx, effect, read_target(ctx, kind, str(effect.params[key])))
+
+    def effect_in(self, ctx: ChangeContext, effect: Effect, state: AwsState) -> Verification:
+        """The effect judged on a state already read (before sending: is it already done?)."""
         p = effect.params
+        kind, key = _effect_target(effect)
+        resource_id = str(p[key])
+        view = view_of(state, kind, resource_id)
         if effect.check == "route":
-            table_id, dest = str(p["route_table_id"]), str(p["destination"])
-            state = read_target(ctx, "route_table", table_id)
-            view = view_of(state, "route_table", table_id)
-            table = next(iter(state.route_tables), None)
+            dest = str(p["destination"])
+            table = next((t for t in state.route_tables if t.id == resource_id), None)
             if table is None:
-                return Verification(False, f"route table {table_id} was not found", view)
+                return Verification(False, f"route table {resource_id} was not found", view)
             route = _route_for(table, dest)
             if p.get("present"):
                 ok = route is not None and route.target_id == p["target_id"] and not route.is_blackhole
                 seen = "no route" if route is None else f"{route.destination} -> {route.target_id} ({route.state})"
-                return Verification(ok, f"{table_id}: {seen} for {dest}", view)
+                return Verification(ok, f"{resource_id}: {seen} for {dest}", view)
             ok = route is None
             return Verification(
-                ok, f"{table_id}: " + ("no route" if ok else "a route is still there") + f" for {dest}", view
+                ok, f"{resource_id}: " + ("no route" if ok else "a route is still there") + f" for {dest}", view
             )
         if effect.check == "peering_status":
-            peering_id = str(p["peering_id"])
-            state = read_target(ctx, "peering", peering_id)
-            peering = next(iter(state.peerings), None)
+            peering = next((x for x in state.peerings if x.id == resource_id), None)
             status = peering.status if peering is not None else "not found"
             ok = status in tuple(p.get("statuses") or ())
-            return Verification(ok, f"peering {peering_id} is {status}", view_of(state, "peering", peering_id))
-        if effect.check == "sg_rule":
-            group_id = str(p["group_id"])
-            state = read_target(ctx, "security_group", group_id)
-            view = view_of(state, "security_group", group_id)
-            group = next(iter(state.security_groups), None)
-            if group is None:
-                return Verification(False, f"security group {group_id} was not found", view)
-            found = _matching_rule(group, {**p, "description": ""}) is not None
-            ok = found == bool(p.get("present"))
-            text = describe_rule(_sg_rule({**p, "description": ""}))
-            return Verification(ok, f"{group_id}: {text} is {'present' if found else 'absent'}", view)
+            return Verification(ok, f"peering {resource_id} is {status}", view)
+        group = next((g for g in state.security_groups if g.id == resource_id), None)
+        if group is None:
+            return Verification(False, f"security group {resource_id} was not found", view)
+        found = _matching_rule(group, {**p, "description": ""}) is not None
+        ok = found == bool(p.get("present"))
+        text = describe_rule(_sg_rule({**p, "description": ""}))
+        return Verification(ok, f"{resource_id}: {text} is {'present' if found else 'absent'}", view)
+
+
+# Which resource each effect check reads: (target kind, the parameter holding its id).
+EFFECT_TARGETS: dict[str, tuple[str, str]] = {
+    "route": ("route_table", "route_table_id"),
+    "peering_status": ("peering", "peering_id"),
+    "sg_rule": ("security_group", "group_id"),
+}
+
+
+def _effect_target(effect: Effect) -> tuple[str, str]:
+    found = EFFECT_TARGETS.get(effect.check)
+    if found is None:
         raise ValueError(f"unknown AWS effect {effect.check!r}")
+    return found
 
 
 register_ops(System.AWS, AwsOps())

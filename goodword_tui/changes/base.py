@@ -359,6 +359,10 @@ def change_from_fix(fix: SuggestedFix, snapshot: Snapshot, settings: Settings) -
 
 
 class SystemOps(Protocol):
+    """How one system reads, sends and checks. Optionally also `effect_in(ctx, effect, state) -> Verification |
+    None`: the effect judged on the state `read` returned, so `apply_change` finds a change already done before
+    sending it (a system without it is not checked for that)."""
+
     def read(self, ctx: Any, change: Change) -> tuple[Any, TargetView]:
         """A fresh read of `change`'s target: the state to plan on and the view to compare with `before`."""
         ...
@@ -367,7 +371,9 @@ class SystemOps(Protocol):
         """A fresh state to plan `intent` on (an undo planned later)."""
         ...
 
-    def send(self, ctx: Any, request: Request) -> None: ...
+    def send(self, ctx: Any, request: Request) -> None:
+        """Send once; never retry a request that may have reached the server (`apply.outcome_unknown`)."""
+        ...
 
     def check_effect(self, ctx: Any, effect: Effect) -> Verification: ...
 

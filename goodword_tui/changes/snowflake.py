@@ -632,37 +632,58 @@ class SnowflakeOps:
     def send(self, ctx: ChangeContext, request: Request) -> None:
         if not isinstance(request, SqlRequest):
             raise TypeError("a Snowflake change sends SQL")
-        ctx.gateway.execute(request.sql)
+        ctx.gateway.execute(request.sql, no_retry=True)  # sent once: a timed-out write is resolved by re-reading
 
     def check_effect(self, ctx: ChangeContext, effect: Effect) -> Verification:
-        params = effect.params
+        """Re-read only what the effect is about (one statement) and judge it."""
         if effect.check == "account_policy":
-            value = read_account_policy(ctx)
-            wanted = str(params.get("value") or "")
-            ok = value.upper() == wanted.upper()
-            seen = value or "(none)"
-            detail = f"NETWORK_POLICY is {seen}" + ("" if ok else f", expected {wanted or '(none)'}")
-            return Verification(ok, detail, account_view(value))
+            return _account_effect(effect, read_account_policy(ctx))
         if effect.check != "policy_lists":
             raise ValueError(f"unknown Snowflake effect {effect.check!r}")
-        name = str(params["policy"])
-        policy = read_policy(ctx, name)
-        if policy is None:
-            return Verification(False, f"{name} does not exist", policy_view(None, ctx.settings))
-        problems: list[str] = []
+        return _lists_effect(ctx.settings, effect, read_policy(ctx, str(effect.params["policy"])))
 
-        def keys(list_name: str) -> tuple[Callable[[str], object], set[object]]:
-            key = _entry_key if list_name in IP_LISTS else normalize_rule_name
-            return key, {key(e) for e in getattr(policy, list_name)}
+    def effect_in(self, ctx: ChangeContext, effect: Effect, state: SnowflakeState) -> Verification | None:
+        """The effect judged on a state already read (before sending: is it already done?); None when the state
+        does not hold what the effect is about (another policy than the configured one)."""
+        if effect.check == "account_policy":
+            return _account_effect(effect, state.account_policy)
+        params = effect.params
+        checks_something = bool(params.get("present") or params.get("absent"))  # not a mere reordering
+        if (
+            effect.check == "policy_lists"
+            and checks_something
+            and str(params["policy"]).upper() == ctx.settings.snowflake.policy.upper()
+        ):
+            return _lists_effect(ctx.settings, effect, state.policy)
+        return None
 
-        for list_name, entries in (params.get("present") or {}).items():
-            key, held = keys(list_name)
-            problems += [f"{e} is not in {PROPERTY[list_name]}" for e in entries if key(e) not in held]
-        for list_name, entries in (params.get("absent") or {}).items():
-            key, held = keys(list_name)
-            problems += [f"{e} is still in {PROPERTY[list_name]}" for e in entries if key(e) in held]
-        detail = "; ".join(problems) if problems else f"{name}'s lists show the change"
-        return Verification(not problems, detail, policy_view(policy, ctx.settings))
+
+def _account_effect(effect: Effect, value: str) -> Verification:
+    wanted = str(effect.params.get("value") or "")
+    ok = value.upper() == wanted.upper()
+    detail = f"NETWORK_POLICY is {value or '(none)'}" + ("" if ok else f", expected {wanted or '(none)'}")
+    return Verification(ok, detail, account_view(value))
+
+
+def _lists_effect(settings: Settings, effect: Effect, policy: NetworkPolicy | None) -> Verification:
+    params = effect.params
+    name = str(params["policy"])
+    if policy is None:
+        return Verification(False, f"{name} does not exist", policy_view(None, settings))
+    problems: list[str] = []
+
+    def keys(list_name: str) -> tuple[Callable[[str], object], set[object]]:
+        key = _entry_key if list_name in IP_LISTS else normalize_rule_name
+        return key, {key(e) for e in getattr(policy, list_name)}
+
+    for list_name, entries in (params.get("present") or {}).items():
+        key, held = keys(list_name)
+        problems += [f"{e} is not in {PROPERTY[list_name]}" for e in entries if key(e) not in held]
+    for list_name, entries in (params.get("absent") or {}).items():
+        key, held = keys(list_name)
+        problems += [f"{e} is still in {PROPERTY[list_name]}" for e in entries if key(e) in held]
+    detail = "; ".join(problems) if problems else f"{name}'s lists show the change"
+    return Verification(not problems, detail, policy_view(policy, settings))
 
 
 register_ops(System.SNOWFLAKE, SnowflakeOps())

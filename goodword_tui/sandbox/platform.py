@@ -3,6 +3,12 @@
 `SandboxPlatform` starts both servers, seeds the hand-off, applies a scenario through the real APIs, and writes
 a config (and a connector `connections.toml`) that points the dashboard at them. The production `config.toml`
 is the template: the sandbox config is the same file with moto's ids and the local endpoints put in.
+
+With `faults=True` (what `sandbox serve` and the demo use) the dashboard's config points at fault proxies in
+front of AWS, Snowflake and the PostgreSQL state port instead (sandbox/faults.py): `platform.faults["aws"]`,
+`["snowflake"]`, `["state"]` switch faults at run time, and `start()` also opens the loopback control endpoint
+`goodword-tui sandbox fault` talks to. The sandbox's own admin connections bypass the proxies, so a fault
+never stops a scenario from loading.
 """
 
 from __future__ import annotations
@@ -19,12 +25,14 @@ from goodword_tui.sandbox.scenarios import scenario
 
 if TYPE_CHECKING:
     from goodword_tui.sandbox.aws import AwsSandbox
+    from goodword_tui.sandbox.faults import ControlServer, FaultProxy, FaultTarget, HttpFaultProxy
     from goodword_tui.sandbox.snowflake import SnowflakeSandbox
 
 REPO_CONFIG = Path(__file__).resolve().parents[2] / "config.toml"
 CONNECTION_NAME = "goodword"
 AWS_PROFILE = "goodword-sandbox"
 SANDBOX_CONFIG_NAME = "goodword-sandbox.toml"
+STATE_DATABASE = ("127.0.0.1", 5432)  # the PostgreSQL SQLMesh state port the `state` fault target sits in front of
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -49,10 +57,16 @@ class SandboxPlatform:
         client_ip: str | None = None,
         aws: AwsSandbox | None = None,
         snowflake: SnowflakeSandbox | None = None,
+        faults: bool = False,
     ) -> None:
-        """`aws` / `snowflake`: emulators already running (tests share one of each per session)."""
+        """`aws` / `snowflake`: emulators already running (tests share one of each per session).
+
+        `faults`: put fault proxies in front of every endpoint the dashboard uses (see the module docstring).
+        """
         self.state_dir = Path(state_dir or tempfile.mkdtemp(prefix="goodword-sandbox-"))
-        self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        from goodword_tui.journal import make_private_dir
+
+        make_private_dir(self.state_dir)  # it holds the sandbox's credentials: 0700, parents made on the way too
         self.base_config = Path(base_config or REPO_CONFIG)
         self._client_ip = client_ip
         self.scenario_name = "handoff"
@@ -69,6 +83,10 @@ class SandboxPlatform:
         )
         self.topology: Any = None
         self._conn: Any = None
+        self._with_faults = faults
+        self._proxies: dict[str, FaultProxy | HttpFaultProxy] = {}
+        self.faults: dict[str, FaultTarget] = {}  # filled when the proxies start (with `faults=True`)
+        self.control: ControlServer | None = None
         from goodword_tui.sandbox.sqlmesh import SqlMeshSandbox
 
         # Its state is built in the background on the first load (a plan takes seconds; the config is written
@@ -86,11 +104,47 @@ class SandboxPlatform:
             self.aws.start()
             self.snowflake.start()
         self.load(scenario_name)
+        if self._with_faults:
+            self.start_control()
         return self.config_path
 
+    def start_faults(self) -> dict[str, FaultTarget]:
+        """Start the fault proxies (once); the next `write_config` points the dashboard through them."""
+        from goodword_tui.sandbox.faults import FaultProxy, HttpFaultProxy, ProxyTarget, SnowflakeTarget
+
+        if not self._proxies:
+            aws = HttpFaultProxy(*self.aws.address, service="aws").start()
+            snowflake = HttpFaultProxy(self.snowflake.host, self.snowflake.port, service="snowflake").start()
+            state = FaultProxy(*STATE_DATABASE).start()
+            self._proxies = {"aws": aws, "snowflake": snowflake, "state": state}
+            self.faults = {
+                "aws": ProxyTarget(aws),
+                "snowflake": SnowflakeTarget(snowflake, self.snowflake),
+                "state": ProxyTarget(state),
+            }
+        return self.faults
+
+    def start_control(self) -> Path:
+        """The loopback endpoint `goodword-tui sandbox fault` uses; returns the 0600 file naming it."""
+        from goodword_tui.sandbox.faults import ControlServer
+
+        if self.control is None:
+            self.control = ControlServer(self.start_faults(), self.state_dir).start()
+        return self.control.path
+
+    def clear_faults(self) -> None:
+        for target in self.faults.values():
+            target.clear()
+
     def load(self, scenario_name: str) -> Path:
-        """Reset both emulators through their APIs and bring them to a scenario; shared servers use this."""
+        """Reset both emulators through their APIs and bring them to a scenario; shared servers use this.
+
+        Any fault is cleared first: a scenario starts from a healthy platform.
+        """
         chosen = scenario(scenario_name)
+        if self._with_faults:
+            self.start_faults()
+            self.clear_faults()
         from goodword_tui.sandbox.aws import seed_handoff as seed_aws
         from goodword_tui.sandbox.snowflake import seed_handoff as seed_snowflake
 
@@ -110,6 +164,12 @@ class SandboxPlatform:
         return self.config_path
 
     def stop(self) -> None:
+        if self.control is not None:
+            self.control.stop()
+            self.control = None
+        for proxy in self._proxies.values():
+            proxy.stop()
+        self._proxies, self.faults = {}, {}
         self.sqlmesh.stop()
         if self._conn is not None:
             # Closing a session on a server going down is best effort.
@@ -160,9 +220,13 @@ class SandboxPlatform:
     # The config the dashboard reads
 
     def endpoints(self) -> dict[str, str]:
+        proxied = {f"{name} (faults)": f"127.0.0.1:{proxy.port}" for name, proxy in self._proxies.items()}
+        control = {"fault control": str(self.control.path)} if self.control is not None else {}
         return {
             "aws": self.aws.endpoint_url,
             "snowflake": self.snowflake.url,
+            **proxied,
+            **control,
             "config": str(self.config_path),
             "connections": str(self.connections_path),
             "state_dir": str(self.state_dir),
@@ -174,8 +238,10 @@ class SandboxPlatform:
         from goodword_tui.sandbox.aws import SANDBOX_ACCESS_KEY_ID, SANDBOX_SECRET_ACCESS_KEY
         from goodword_tui.sandbox.snowflake import write_connections_toml
 
+        snowflake_proxy = self._proxies.get("snowflake")
+        overrides = {"port": snowflake_proxy.port} if snowflake_proxy is not None else {}
         write_connections_toml(
-            self.connections_path, connection_name=CONNECTION_NAME, **self.snowflake.connect_kwargs()
+            self.connections_path, connection_name=CONNECTION_NAME, **self.snowflake.connect_kwargs(**overrides)
         )
         # moto accepts any key; these dummy ones live in a standard shared credentials file, never in the config.
         _write_private(
@@ -191,9 +257,14 @@ class SandboxPlatform:
         _write_private(self.config_path, tomlkit.dumps(doc))
         return self.config_path
 
+    def _url(self, target: str, direct: str) -> str:
+        """Where the dashboard reaches a target: through its fault proxy when there is one."""
+        proxy = self._proxies.get(target)
+        return f"http://127.0.0.1:{proxy.port}" if proxy is not None else direct
+
     def _point_at_sandbox(self, doc: Any) -> None:
         aws = doc["aws"]
-        aws["endpoint_url"] = self.aws.endpoint_url
+        aws["endpoint_url"] = self._url("aws", self.aws.endpoint_url)
         aws["region"] = self.aws.region
         aws["profile"] = AWS_PROFILE
         aws["shared_credentials_file"] = str(self.credentials_path)
@@ -222,9 +293,12 @@ class SandboxPlatform:
         for key, value in self.sqlmesh.config_section().items():
             sqlmesh[key] = value
         probes = tomlkit.aot()
+        state = self._proxies.get("state")
+        state_host, state_port = state.address if state is not None else STATE_DATABASE
+        snowflake_url = self._url("snowflake", self.snowflake.url)
         for name, spec in (
-            ("Snowflake host", {"kind": "http", "url": self.snowflake.url + "/", "expect_status": [200, 302]}),
-            ("SQLMesh state database", {"kind": "tcp", "host": "127.0.0.1", "port": 5432}),
+            ("Snowflake host", {"kind": "http", "url": snowflake_url + "/", "expect_status": [200, 302]}),
+            ("SQLMesh state database", {"kind": "tcp", "host": state_host, "port": state_port}),
         ):
             table = tomlkit.table()
             table["name"] = name

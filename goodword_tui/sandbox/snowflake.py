@@ -40,6 +40,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from goodword_tui.sandbox.faults import SNOWFLAKE_SESSION_KINDS, ActiveFault, FaultSwitch
 from goodword_tui.sources.snowflake import (
     SqlLexError,
     SqlToken,
@@ -1487,6 +1488,10 @@ class SnowflakeSandbox:
         self._lock = threading.RLock()
         self._statements: deque[StatementRecord] = deque(maxlen=max_statements)
         self._sessions: dict[str, _Session] = {}
+        self._masters: dict[str, str] = {}  # master token → the session token it renews
+        # Session faults (issue 6): only this layer knows sessions, so it answers them, as Snowflake would.
+        self._fault = FaultSwitch(SNOWFLAKE_SESSION_KINDS)
+        self._expiring: set[str] = set()  # session tokens that answer 390112 once (session-expired)
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self.state = self._load()
@@ -1556,6 +1561,34 @@ class SnowflakeSandbox:
             for token in list(self._sessions):
                 fakesnow_server.sessions.pop(token, None)
             self._sessions.clear()
+            self._masters.clear()
+            self._expiring.clear()
+
+    # -- session faults (see sandbox/faults.py for the transport ones)
+
+    def set_fault(self, kind: str, count: int | None = None) -> ActiveFault:
+        """Fail sessions the way Snowflake does.
+
+        `session-expired`: every open session's token has expired (Snowflake: after an hour); its next request
+        gets 390112 once and the connector renews the token with its master token (/session/token-request).
+        `token-expired`: the master tokens have expired too (after four idle hours): every session is gone and
+        answers 390114; the client must log in again. `login-refused`: logins get 390422 (`count` of them, or
+        until cleared).
+        """
+        active = self._fault.set(kind, count)
+        with self._lock:
+            self._expiring = set(self._sessions) if kind == "session-expired" else set()
+        if kind == "token-expired":
+            self.expire_sessions()
+        return active
+
+    def clear_fault(self) -> None:
+        with self._lock:
+            self._expiring.clear()
+        self._fault.clear()
+
+    def fault_status(self) -> dict[str, Any]:
+        return self._fault.status()
 
     def connect_kwargs(self, **overrides: Any) -> dict[str, Any]:
         """Arguments for `snowflake.connector.connect` that reach this sandbox as its user."""
@@ -1637,11 +1670,12 @@ class SnowflakeSandbox:
         from starlette.routing import Route
 
         logging.getLogger("fakesnow.server").setLevel(logging.WARNING)
-        ours = {"/session/v1/login-request", "/queries/v1/query-request", "/session"}
+        ours = {"/session/v1/login-request", "/queries/v1/query-request", "/session", "/session/token-request"}
         routes = [
             Route("/session/v1/login-request", self._login, methods=["POST"]),
             Route("/queries/v1/query-request", self._query, methods=["POST"]),
             Route("/session", self._session, methods=["POST"]),
+            Route("/session/token-request", self._token_request, methods=["POST"]),
             *(r for r in fakesnow_server.routes if getattr(r, "path", None) not in ours),
             Route("/", self._home, methods=["GET", "HEAD"]),
             Route("/sandbox/health", self._admin_health, methods=["GET"]),
@@ -1685,6 +1719,8 @@ class SnowflakeSandbox:
             name = self.state.user_policies.get(login_name) or self.state.account_policy
             policy = self.state.policies.get(name) if name else None
             allowed = policy is None or policy_allows(self.state, policy, ip)
+        if self._fault.take(("login-refused",)) is not None:
+            allowed = False
         if not allowed:
             return self._refused(
                 "390422",
@@ -1692,10 +1728,49 @@ class SnowflakeSandbox:
                 "Contact your account administrator.",
             )
         response = await fakesnow_server.login_request(request)
-        token = json.loads(bytes(response.body))["data"]["token"]
+        answer = json.loads(bytes(response.body))
+        token = answer["data"]["token"]
+        # Snowflake also hands out a master token (valid 4 h) that renews the session token (valid 1 h).
+        master = "master-" + uuid.uuid4().hex
+        answer["data"].update({"masterToken": master, "validityInSeconds": 3600, "masterValidityInSeconds": 14400})
         with self._lock:
             self._sessions[token] = _Session(user=login_name, role=role)
-        return response
+            self._masters[master] = token
+        return JSONResponse(answer)
+
+    async def _token_request(self, request: Request) -> Response:
+        """Renew a session token with the master token (the connector does this on 390112), as Snowflake does."""
+        import fakesnow.server as fakesnow_server
+        from starlette.responses import JSONResponse
+
+        master = (request.headers.get("Authorization") or "")[17:-1]
+        try:
+            old = str((await self._json_body(request)).get("oldSessionToken") or "")
+        except (ValueError, OSError):
+            old = ""
+        with self._lock:
+            session = self._sessions.pop(old, None) if self._masters.get(master) == old else None
+            conn = fakesnow_server.sessions.pop(old, None) if session is not None else None
+            if session is None or conn is None:
+                return self._refused("390114", "Authentication token has expired.  The user must authenticate again.")
+            new = uuid.uuid4().hex + uuid.uuid4().hex
+            self._sessions[new] = session
+            fakesnow_server.sessions[new] = conn
+            self._masters[master] = new
+            self._expiring.discard(old)
+        return JSONResponse(
+            {
+                "data": {
+                    "sessionToken": new,
+                    "validityInSecondsST": 3600,
+                    "masterToken": master,
+                    "validityInSecondsMT": 14400,
+                },
+                "code": None,
+                "message": None,
+                "success": True,
+            }
+        )
 
     async def _session(self, request: Request) -> Response:
         """Close a session; one the sandbox already forgot closes quietly, as Snowflake's does."""
@@ -1708,6 +1783,7 @@ class SnowflakeSandbox:
             known = self._sessions.get(token) is not None and token in fakesnow_server.sessions
             if request.query_params.get("delete"):
                 self._sessions.pop(token, None)
+                self._masters = {m: t for m, t in self._masters.items() if t != token}
         if not known:
             return JSONResponse({"data": None, "code": None, "message": None, "success": True})
         return await fakesnow_server.session(request)
@@ -1732,6 +1808,11 @@ class SnowflakeSandbox:
         with self._lock:
             session = self._sessions.get(token)
             conn = fakesnow_server.sessions.get(token)
+            expired = token in self._expiring and self._fault.take(("session-expired",)) is not None
+            self._expiring.discard(token)
+        if expired:
+            self._record(session.user if session else "", sql, "layer", "390112")
+            return self._refused("390112", "Your session has expired. Please login again.")
         if session is None or conn is None:
             self._record("", sql, "layer", "390114")
             return JSONResponse(

@@ -130,24 +130,51 @@ def has_read_only_guard(session: boto3.Session) -> bool:
 
 
 def client_config(settings: Settings, *, pool_size: int = 16) -> Config:
-    """Timeouts and retries from the settings; a pool large enough for every concurrent call."""
+    """Timeouts and retries from the settings; a pool large enough for every concurrent call.
+
+    `standard` retries throttling (RequestLimitExceeded, Throttling), 5xx and dropped connections with jittered
+    exponential backoff. `total_max_attempts` counts the first attempt too: botocore's `max_attempts` key in
+    `retries` would mean that many *retries*, one attempt more than configured.
+    """
     from botocore.config import Config
 
     return Config(
         connect_timeout=settings.aws.connect_timeout_s,
         read_timeout=settings.aws.read_timeout_s,
-        retries={"mode": "standard", "max_attempts": settings.aws.max_attempts},
+        retries={"mode": "standard", "total_max_attempts": settings.aws.max_attempts},
         max_pool_connections=pool_size,
         user_agent_appid="goodword-tui",
     )
 
 
-def make_client(session: boto3.Session, service: str, settings: Settings) -> BaseClient:
+# botocore's standard retry mode waits up to min(2 ** retry, 20) s (jittered) before each retry.
+_MAX_BACKOFF_S = 20.0
+
+
+def read_deadline_s(settings: Settings) -> float:
+    """The longest one read may take: every attempt of a call timing out, with the longest backoffs between
+    them (the calls run at once, one page each in practice), and a second of slack. The net under botocore."""
+    aws = settings.aws
+    attempt = aws.connect_timeout_s + aws.read_timeout_s
+    backoff = sum(min(2.0**retry, _MAX_BACKOFF_S) for retry in range(aws.max_attempts - 1))
+    return aws.max_attempts * attempt + backoff + 1
+
+
+def make_client(
+    session: boto3.Session, service: str, settings: Settings, *, single_attempt: bool = False
+) -> BaseClient:
+    """`single_attempt`: botocore sends each request once (changes: a write that timed out may have been applied,
+    so it is resolved by re-reading, never re-sent blindly)."""
+    config = client_config(settings)
+    if single_attempt:
+        from botocore.config import Config
+
+        config = config.merge(Config(retries={"mode": "standard", "total_max_attempts": 1}))
     return session.client(
         service,
         region_name=settings.aws.region,
         endpoint_url=settings.aws.endpoint_url or None,
-        config=client_config(settings),
+        config=config,
     )
 
 
@@ -253,7 +280,7 @@ async def fetch_aws(
     fetched_at = datetime.now(UTC)
     started = time.monotonic()
     try:
-        raw = await _read_all(settings, session, clients)
+        raw = await asyncio.wait_for(_read_all(settings, session, clients), read_deadline_s(settings))
         # Mapping thousands of rules is CPU work: keep it off the event loop the screen runs on.
         state = await asyncio.to_thread(build_state, raw, settings.aws.region)
     except Exception as exc:
@@ -643,6 +670,9 @@ def describe_error(exc: BaseException, settings: Settings) -> SourceError:
             )
         message = str(info.get("Message", "")).strip()
         text = f"AWS answered {status} {code}" + (f": {message}" if message else "")
+        if isinstance(status, int) and status >= 500:
+            text += f" (after {attempts} attempt(s))"
+            return err(ErrorKind.ERROR, text, "an AWS service problem; the next refresh retries")
         kind = ErrorKind.BAD_RESPONSE if code == "Unknown" else ErrorKind.ERROR
         return err(kind, text)
     if isinstance(error, bce.ConnectTimeoutError | bce.ReadTimeoutError):
@@ -652,6 +682,13 @@ def describe_error(exc: BaseException, settings: Settings) -> SourceError:
         return err(
             ErrorKind.TIMEOUT,
             f"timed out {phase} {endpoint} ({limit:g} s per attempt, {settings.aws.max_attempts} attempt(s))",
+            "check the network path to AWS; raise [aws] connect_timeout_s / read_timeout_s if it is just slow",
+            per_call=False,
+        )
+    if isinstance(error, TimeoutError):  # our deadline over every call (botocore's own ones are above)
+        return err(
+            ErrorKind.TIMEOUT,
+            f"no answer from {endpoint} within {read_deadline_s(settings):g} s",
             "check the network path to AWS; raise [aws] connect_timeout_s / read_timeout_s if it is just slow",
             per_call=False,
         )
@@ -675,7 +712,7 @@ def describe_error(exc: BaseException, settings: Settings) -> SourceError:
         return err(
             ErrorKind.CONFIG,
             f"AWS profile {settings.aws.profile!r} is not in the AWS config",
-            "fix [aws] profile in config.toml, or add the profile to ~/.aws/config",
+            f"add it (aws configure sso --profile {settings.aws.profile}), or fix [aws] profile in config.toml",
         )
     if isinstance(error, bce.NoRegionError | bce.InvalidRegionError | bce.ConfigParseError):
         return err(

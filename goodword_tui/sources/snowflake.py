@@ -16,14 +16,17 @@ The SQL lexer here (`tokenize`, `split_statements`) follows Snowflake's lexical 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import json
+import logging
 import math
 import re
 import socket
 import threading
 import time
 import tomllib
+import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -45,6 +48,8 @@ if TYPE_CHECKING:
     from snowflake.connector import SnowflakeConnection
 
 SOURCE = "snowflake"
+
+log = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------------------------------------------------
 # Lexing
@@ -337,12 +342,18 @@ class SnowflakeGateway:
         return self.settings.resolve(configured) if configured else None
 
     def connect_kwargs(self) -> dict[str, Any]:
-        """What goes to `snowflake.connector.connect`: the named connection plus our timeouts (no secrets)."""
+        """What goes to `snowflake.connector.connect`: the named connection plus our timeouts (no secrets).
+
+        `socket_timeout` bounds each HTTP attempt (connect and read; the connector's default is 60 s), while
+        `login_timeout` / `network_timeout` bound the connector's retries of the login and of each statement;
+        `_open` also caps the backoff between retries so its last sleep cannot overrun them much (default 16 s).
+        """
         sf = self.settings.snowflake
         kwargs: dict[str, Any] = {
             "connection_name": sf.connection_name,
             "login_timeout": math.ceil(sf.login_timeout_s),
             "network_timeout": math.ceil(sf.network_timeout_s),
+            "socket_timeout": socket_timeout_s(self.settings),
         }
         if self.connections_file is not None:
             kwargs["connections_file_path"] = self.connections_file
@@ -351,23 +362,32 @@ class SnowflakeGateway:
 
     def _open(self) -> SnowflakeConnection:
         import snowflake.connector  # slow (~0.8 s): only when a statement is about to be sent
+        from snowflake.connector.backoff_policies import exponential_backoff
 
+        _quiet_cancel_timers()
         path = self.connections_file
         if path is not None and not path.is_file():
             raise SnowflakeConfigError(f"the connections file {path} does not exist")
-        return snowflake.connector.connect(**self.connect_kwargs())
+        backoff = exponential_backoff(cap=backoff_cap_s(self.settings))
+        return snowflake.connector.connect(**{"backoff_policy": backoff, **self.connect_kwargs()})
 
     def connection(self) -> SnowflakeConnection:
         with self._lock:
             if self._conn is None or self._conn.is_closed() or getattr(self._conn, "expired", False):
                 self._close_quietly()
                 self._conn = self._open()
+                _open_gateways.add(self)
+                # After the connector's own exit hook for this connection, so that ours runs first (LIFO).
+                atexit.unregister(_close_open_gateways)
+                atexit.register(_close_open_gateways)
             return self._conn
 
     def _close_quietly(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
-            with contextlib.suppress(Exception):  # a dead or expired session may refuse to close
+            # A dead or expired session may refuse to close, and a goodbye to an unreachable server is no
+            # reason for the connector to log a traceback.
+            with contextlib.suppress(Exception), _connector_logs_muted():
                 conn.close()
 
     def close(self) -> None:
@@ -382,24 +402,25 @@ class SnowflakeGateway:
 
     # -- statements
 
-    def execute(self, sql: str) -> QueryResult:
+    def execute(self, sql: str, *, no_retry: bool = False) -> QueryResult:
         """Run one statement. Read-only mode refuses writes here, before anything leaves the process.
 
         Statements from several threads run concurrently on the one connection (the connector is DB-API
-        threadsafety 2); only opening and replacing the connection is serialised.
+        threadsafety 2); only opening and replacing the connection is serialised. `no_retry`: the connector
+        sends the statement once (a change: a timed-out write is resolved by re-reading, never re-sent blindly).
         """
         if self.read_only:
             check_read_only(sql)
         conn = self.connection()
         try:
-            return self._run(conn, sql)
+            return self._run(conn, sql, no_retry=no_retry)
         except Exception as exc:
             if _errno(exc) not in SESSION_GONE_CODES:
                 raise
             # The session expired (or the server forgot it): log in again once and retry. The statement
             # was refused at authentication, so it did not run and sending it again is safe.
             self._discard(conn)
-            return self._run(self.connection(), sql)
+            return self._run(self.connection(), sql, no_retry=no_retry)
 
     def _discard(self, conn: SnowflakeConnection) -> None:
         """Drop a dead connection, unless another thread has already replaced it."""
@@ -412,16 +433,108 @@ class SnowflakeGateway:
         return str(getattr(self.connection(), "user", "") or "")
 
     @staticmethod
-    def _run(conn: SnowflakeConnection, sql: str) -> QueryResult:
+    def _run(conn: SnowflakeConnection, sql: str, *, no_retry: bool = False) -> QueryResult:
         cursor = conn.cursor()
-        try:
-            cursor.execute(sql)
-            description = cursor.description or []
-            rows = cursor.fetchall() if description else []
-        finally:
-            cursor.close()
+        cursor.execute(sql, _no_retry=no_retry)
+        description = cursor.description or []
+        rows = cursor.fetchall() if description else []
+        # Closed on success only: after a failure, close() waits for the connector's cancel request (sent when
+        # the statement outlives network_timeout), which a hung server makes as slow again. Closing a cursor is
+        # local bookkeeping; an unclosed one is simply collected.
+        cursor.close()
         columns = tuple(str(d[0]) for d in description)
         return QueryResult(columns=columns, rows=tuple(tuple(r) for r in rows))
+
+
+def socket_timeout_s(settings: Settings) -> int:
+    """One HTTP attempt's limit: no longer than the login or a statement may take in all."""
+    sf = settings.snowflake
+    return math.ceil(min(sf.login_timeout_s, sf.network_timeout_s))
+
+
+def backoff_cap_s(settings: Settings) -> int:
+    """The longest sleep between the connector's retries (whole seconds, as the connector counts them)."""
+    sf = settings.snowflake
+    return max(1, int(min(sf.login_timeout_s, sf.network_timeout_s) // 4))
+
+
+def read_deadline_s(settings: Settings) -> float:
+    """The longest one read of the source may take: the login, then two rounds of statements, each bounded by
+    the connector (its limit, plus the last backoff and the attempt in flight when it runs out), and a second
+    of slack. The net under the connector's own timeouts, which end a hung read well before it."""
+    sf = settings.snowflake
+    overrun = backoff_cap_s(settings) + socket_timeout_s(settings)
+    return math.ceil(sf.login_timeout_s) + overrun + 2 * (math.ceil(sf.network_timeout_s) + overrun) + 1
+
+
+# Gateways with a session, closed quietly at exit: left to the connector's own exit hook, a session whose
+# server is already gone (the demo stops its sandbox first) would be closed with a traceback in the log.
+_open_gateways: weakref.WeakSet[SnowflakeGateway] = weakref.WeakSet()
+
+
+def _close_open_gateways() -> None:
+    for gateway in list(_open_gateways):
+        gateway.close()
+
+
+class _MutedThreads(logging.Filter):
+    """Drops the connector's log records from the threads listed (only while they close a session)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.threads: set[int] = set()
+        self.everywhere = False  # set once the program is exiting: every goodbye, from any thread, is best effort
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not self.everywhere and record.thread not in self.threads
+
+
+_muted = _MutedThreads()
+# The loggers a failed session delete writes to: the connector's HTTP layer and its vendored urllib3.
+for _name in ("snowflake.connector.network", "snowflake.connector.vendored.urllib3.connectionpool"):
+    logging.getLogger(_name).addFilter(_muted)
+
+
+def mute_session_goodbyes() -> None:
+    """From now on, drop the connector's logs of failed session closes from every thread (the program is exiting;
+    a connection the garbage collector closes late, after the server went away, is no reason for a traceback)."""
+    _muted.everywhere = True
+
+
+@contextlib.contextmanager
+def _connector_logs_muted() -> Iterator[None]:
+    ident = threading.get_ident()
+    _muted.threads.add(ident)
+    try:
+        yield
+    finally:
+        _muted.threads.discard(ident)
+
+
+_cancel_hook_lock = threading.Lock()
+_cancel_hook_installed = False
+
+
+def _quiet_cancel_timers() -> None:
+    """Log, instead of printing over the screen, a failure of the connector's query-cancel timer thread.
+
+    The connector starts a timer per statement (`network_timeout`); when it fires on a hung server, its abort
+    request fails in that thread and Python's default hook would print the traceback to the terminal.
+    """
+    global _cancel_hook_installed
+    with _cancel_hook_lock:
+        if _cancel_hook_installed:
+            return
+        previous = threading.excepthook
+
+        def hook(args: threading.ExceptHookArgs) -> None:
+            if type(args.thread).__name__ == "_TrackedQueryCancellationTimer":
+                log.warning("the Snowflake connector could not cancel a timed-out statement: %s", args.exc_value)
+                return
+            previous(args)
+
+        threading.excepthook = hook
+        _cancel_hook_installed = True
 
 
 class SnowflakeConfigError(Exception):
@@ -645,11 +758,21 @@ async def fetch_snowflake(settings: Settings, gateway: SnowflakeGateway | None =
     started = time.monotonic()
     own = gateway is None
     active = gateway if gateway is not None else SnowflakeGateway(settings, read_only=True)
+    deadline = read_deadline_s(settings)
     try:
-        state = await asyncio.to_thread(read_state, active)
+        # The connector's own timeouts end a hung read; the deadline is the net under them.
+        state = await asyncio.wait_for(asyncio.to_thread(read_state, active), deadline)
         return SourceResult(SOURCE, fetched_at, data=state, duration_s=time.monotonic() - started)
     except Exception as exc:  # a source reports every failure as data
-        error = classify_error(exc, active)
+        if isinstance(exc, TimeoutError) and time.monotonic() - started >= deadline:
+            error = SourceError(
+                SOURCE,
+                ErrorKind.TIMEOUT,
+                f"no answer from Snowflake within {deadline:g} s",
+                "Snowflake or the network is slow; the next refresh retries (timeouts are in [snowflake])",
+            )
+        else:
+            error = classify_error(exc, active)
         return SourceResult(SOURCE, fetched_at, error=error, duration_s=time.monotonic() - started)
     finally:
         if own:
@@ -775,6 +898,8 @@ def classify_error(exc: BaseException, gateway: SnowflakeGateway) -> SourceError
             one_line(f"no answer from {target} in time: {_server_message(text)}"),
             "Snowflake or the network is slow; the next refresh retries (timeouts are in [snowflake])",
         )
+    if errno == FAILED_TO_REQUEST or _HTTP_5XX.search(text):
+        return _request_failed(gateway, text)
     if isinstance(exc, ConnectionError | OSError):
         return SourceError(SOURCE, ErrorKind.UNREACHABLE, one_line(f"cannot reach Snowflake: {text}"))
     if isinstance(exc, KeyError | IndexError | TypeError | ValueError | json.JSONDecodeError):
@@ -782,6 +907,38 @@ def classify_error(exc: BaseException, gateway: SnowflakeGateway) -> SourceError
             SOURCE, ErrorKind.BAD_RESPONSE, one_line(f"unexpected answer from Snowflake: {type(exc).__name__}")
         )
     return SourceError(SOURCE, ErrorKind.ERROR, one_line(f"Snowflake error: {text or type(exc).__name__}"))
+
+
+FAILED_TO_REQUEST = 250003  # a statement's HTTP request failed after the connector's retries
+_HTTP_5XX = re.compile(r"\bHTTP (5\d\d)\b")
+
+
+def _request_failed(gateway: SnowflakeGateway, text: str) -> SourceError:
+    """A statement that got no usable answer: timed out, connection dropped, or Snowflake's HTTP 5xx."""
+    endpoint = _endpoint(gateway)
+    target = f"{endpoint[0]}:{endpoint[1]}" if endpoint else "Snowflake"
+    lowered = text.lower()
+    status = _HTTP_5XX.search(text)
+    if status:
+        return SourceError(
+            SOURCE,
+            ErrorKind.ERROR,
+            one_line(f"Snowflake answered HTTP {status.group(1)} ({target})"),
+            "a Snowflake service problem (status.snowflake.com); the next refresh retries",
+        )
+    if "timed out" in lowered or "timeout" in lowered:
+        return SourceError(
+            SOURCE,
+            ErrorKind.TIMEOUT,
+            one_line(f"no answer from {target} in time (a statement waited its network_timeout)"),
+            "Snowflake or the network is slow; the next refresh retries (timeouts are in [snowflake])",
+        )
+    return SourceError(
+        SOURCE,
+        ErrorKind.UNREACHABLE,
+        one_line(f"the connection to {target} was dropped: {_server_message(text)}"),
+        "check the network path to Snowflake (VPN/Tailscale, proxy); the next refresh retries",
+    )
 
 
 def _is_config_error(exc: BaseException) -> bool:

@@ -20,6 +20,7 @@ from goodword_tui.model import Finding, Snapshot, SourceResult
 from goodword_tui.sandbox.platform import SandboxPlatform
 from goodword_tui.sources.aws import fetch_aws
 from goodword_tui.sources.snowflake import fetch_snowflake
+from tests.changes.faulty import proxies, write_proxies  # noqa: F401  (fixtures for test_write_faults)
 
 
 def with_platform(settings: Settings, **platform: object) -> Settings:

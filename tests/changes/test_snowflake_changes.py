@@ -206,11 +206,14 @@ def test_a_concurrent_edit_aborts_with_the_new_diff_and_nothing_is_lost(
     assert again.ok, again.message
     assert {"198.51.100.23", MISSING_AIRBYTE_IP} <= set(allowed_ips(s))  # both edits kept
 
-    # When the other engineer already made the very change, planning again says so instead of repeating it.
+    # When the very change is already made, applying the stale preview finds its effect there and sends nothing.
     stale = change_from_fix(s.finding("SF_ENTRY_MISSING").fix, s.snapshot, s.settings)  # type: ignore[arg-type]
+    before_writes = len(writes(snowflake_sandbox))
     late = apply_change(stale, ctx, reason="INC-4711")
-    assert late.status is ApplyStatus.CONFLICT and late.rebuilt is None
-    assert "already in ALLOWED_IP_LIST" in late.message
+    assert late.status is ApplyStatus.ALREADY_DONE and late.ok, late.message
+    assert "already done, nothing was sent" in late.message
+    assert len(writes(snowflake_sandbox)) == before_writes
+    assert ctx.journal.entry(late.entry_id).result == "already_done"  # type: ignore[union-attr]
     with pytest.raises(InputError):
         stale.replan(s.refresh().snapshot.snowflake.data)
 

@@ -1,0 +1,197 @@
+"""A bounded soak: the dashboard runs for minutes while the sandbox's faults switch on and off at random.
+
+The sandbox runs in its own process (`goodword-tui sandbox serve`, its endpoints behind fault proxies); the
+dashboard runs in this one, headless, at 160x48, refreshing every few seconds, while a pilot presses keys and
+times them. Faults are switched through the sandbox's control endpoint, as `goodword-tui sandbox fault` does.
+At the end every fault is cleared and each source must come back by itself. Printed as JSON:
+
+- `refreshes`: source reads completed, per source
+- `fault_episodes` / `faults_survived`: faults switched on; those the dashboard came through (still answering
+  keys during the fault, no crash)
+- `crashes` (must be 0): the app ended, or an error was logged with a traceback
+- `stuck_workers` (must be 0): sources with no successful read within `--recover` seconds after the last clear
+- `key_latency_ms`: pilot key press → handled and the screen idle again, p50/p95/max (target p95 <= 50 ms)
+- `rss_mb`: at start (every source loaded, after a warm-up) and at the end, and the growth (must stay under 10 %)
+
+Run: `python bench/soak.py [--minutes 10] [--refresh 3] [--seed 1]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+import tomllib
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from goodword_tui.cli import SandboxProcess
+from goodword_tui.config import parse_settings
+from goodword_tui.sandbox.faults import send_control
+
+# What the soak switches on, per target (a subset of what the proxies offer that a real outage looks like).
+FAULTS: dict[str, tuple[str, ...]] = {
+    "aws": ("latency", "hang", "reset", "http-500", "http-503", "throttle", "expired-token"),
+    "snowflake": ("latency", "hang", "reset", "http-503", "session-expired", "token-expired", "login-refused"),
+    "state": ("latency", "hang", "reset", "down"),
+}
+SOURCES = ("aws", "snowflake", "probes", "sqlmesh")
+KEYS = ("down", "down", "up", "2", "3", "1", "down", "up")
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return float("nan")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def soak_settings(config_path: Path, refresh_s: float) -> Any:
+    """The sandbox's config with a short refresh and short timeouts, so faults bite and clear quickly."""
+    data = tomllib.loads(config_path.read_text())
+    data.setdefault("platform", {})["refresh_interval_s"] = refresh_s
+    data.setdefault("aws", {}).update(connect_timeout_s=1.0, read_timeout_s=3.0)
+    data.setdefault("snowflake", {}).update(login_timeout_s=3.0, network_timeout_s=3.0)
+    data.setdefault("sqlmesh", {}).update(connect_timeout_s=1.0, timeout_s=10.0)
+    return parse_settings(data, source=config_path)
+
+
+async def soak(args: argparse.Namespace, state_dir: Path, config_path: Path) -> dict[str, Any]:
+    from goodword_tui.ui.app import GoodwordApp
+    from goodword_tui.ui.guard import configure_logging
+
+    log_file = configure_logging()
+    rng = random.Random(args.seed)
+    settings = soak_settings(config_path, args.refresh)
+    app = GoodwordApp(settings, watch_terminal=False)
+    latencies: list[float] = []
+    episodes: list[dict[str, Any]] = []
+    started = time.monotonic()
+    async with app.run_test(size=(160, 48)) as pilot:
+        # RSS is taken once every source has answered and a warm-up has run (sqlmesh loads after the panes).
+        while not all(app.monitor.loaded(s) for s in SOURCES) and time.monotonic() - started < 120:
+            await pilot.pause(0.2)
+        warm_until = time.monotonic() + args.warmup
+        while time.monotonic() < warm_until:
+            await pilot.press(KEYS[int(time.monotonic() * 10) % len(KEYS)])
+            await pilot.pause(0.3)
+        rss_start = rss_mb()
+        deadline = time.monotonic() + args.minutes * 60
+        active: tuple[str, str] | None = None
+        switch_at = time.monotonic() + rng.uniform(5, 15)
+        episode_slow = 0
+        while time.monotonic() < deadline and app.is_running:
+            if time.monotonic() >= switch_at:
+                if active is not None:
+                    await asyncio.to_thread(send_control, state_dir, active[0], "clear")
+                    episodes[-1]["slow_keys"] = episode_slow
+                    active = None
+                    switch_at = time.monotonic() + rng.uniform(5, 15)  # healthy for a while
+                else:
+                    target = rng.choice(sorted(FAULTS))
+                    kind = rng.choice(FAULTS[target])
+                    await asyncio.to_thread(send_control, state_dir, target, kind)
+                    active, episode_slow = (target, kind), 0
+                    episodes.append({"target": target, "kind": kind, "at_s": round(time.monotonic() - started, 1)})
+                    switch_at = time.monotonic() + rng.uniform(10, 30)
+            key = KEYS[len(latencies) % len(KEYS)]
+            t0 = time.perf_counter()
+            await pilot.press(key)
+            elapsed = (time.perf_counter() - t0) * 1000
+            latencies.append(elapsed)
+            if active is not None and elapsed > 1000:
+                episode_slow += 1
+            await pilot.pause(rng.uniform(0.2, 0.6))
+        if active is not None:
+            episodes[-1]["slow_keys"] = episode_slow
+        alive = app.is_running
+        # Everything healthy again: every source must come back by itself (no `r`).
+        await asyncio.to_thread(send_control, state_dir, "aws", "clear")
+        await asyncio.to_thread(send_control, state_dir, "snowflake", "clear")
+        await asyncio.to_thread(send_control, state_dir, "state", "clear")
+        cleared = datetime.now(UTC)
+        recover_by = time.monotonic() + args.recover
+
+        def recovered(source: str) -> bool:
+            result = app.monitor.result(source)
+            return result is not None and result.error is None and result.fetched_at >= cleared
+
+        while time.monotonic() < recover_by and not all(recovered(s) for s in SOURCES):
+            await pilot.pause(0.5)
+        stuck = [s for s in SOURCES if not recovered(s)]
+        refreshes = dict(app.refresh_count)
+        rss_end = rss_mb()
+        await pilot.press("q")
+    log_text = log_file.read_text() if log_file is not None and log_file.exists() else ""
+    crashes = (0 if alive else 1) + log_text.count("Traceback")
+    survived = sum(1 for e in episodes if e.get("slow_keys", 0) == 0) if alive else 0
+    return {
+        "benchmark": "soak",
+        "minutes": args.minutes,
+        "refresh_interval_s": args.refresh,
+        "seed": args.seed,
+        "refreshes": refreshes,
+        "refreshes_total": sum(refreshes.values()),
+        "fault_episodes": len(episodes),
+        "faults_survived": survived,
+        "faults": episodes,
+        "crashes": crashes,
+        "stuck_workers": len(stuck),
+        "stuck_sources": stuck,
+        "key_latency_ms": {
+            "presses": len(latencies),
+            "p50": round(statistics.median(latencies), 1),
+            "p95": round(percentile(latencies, 0.95), 1),
+            "max": round(max(latencies), 1),
+        },
+        "rss_mb": {
+            "start": rss_start,
+            "end": rss_end,
+            "growth_pct": round((rss_end - rss_start) * 100 / rss_start, 1),
+        },
+        "log": log_text,
+        "targets": {"crashes": 0, "stuck_workers": 0, "key_p95_ms": 50, "rss_growth_pct": 10},
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--refresh", type=float, default=3.0, help="the dashboard's refresh interval (s)")
+    parser.add_argument("--recover", type=float, default=60.0, help="seconds allowed to recover after the clear")
+    parser.add_argument("--warmup", type=float, default=30.0, help="seconds of keys and refreshes before RSS")
+    parser.add_argument("--scenario", default="handoff")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="goodword-soak-") as tmp:
+        state_dir = Path(tmp) / "sandbox"
+        os.environ["GOODWORD_TUI_LOG"] = str(Path(tmp) / "dashboard.log")
+        sandbox = SandboxProcess(args.scenario, state_dir)
+        try:
+            report = asyncio.run(soak(args, state_dir, sandbox.config_path))
+        finally:
+            sandbox.stop()
+    out = Path(__file__).parent / "results"
+    out.mkdir(exist_ok=True)
+    (out / "soak.log").write_text(report.pop("log"))
+    print(json.dumps(report, indent=2))
+    (out / "soak.json").write_text(json.dumps(report, indent=2))
+    return 0 if report["crashes"] == 0 and report["stuck_workers"] == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
