@@ -6,19 +6,23 @@ Every piece of SQLMesh work in this process goes through the reader's runtime (i
 state is attached through a connection the database keeps read-only, so building a plan cannot write, and a
 project with no state yet is previewed against an empty in-memory state (everything "added").
 
-Writing is refused here, below the UI, in read-only mode (`SqlMeshReadOnly`), before any connection is made.
-Applying re-builds the plan on a writable `Context` and applies it only if it is still the plan that was shown
-(same new snapshots, same backfill); progress comes from a console that forwards SQLMesh's events, and a cancel
-stops between models (SQLMesh's circuit breaker). `sqlmesh run` has no cancel hook in the API, so it runs as a
-subprocess whose output is streamed line by line: cancel interrupts it, then terminates it.
+The two writes are not sent from here directly: `plan_apply` / `plan_run` make them Changes (changes/sqlmesh.py)
+that only `changes.apply.apply_change` sends, with its guards (a reason, read-only mode refused before anything
+is contacted, `prod` typed for prod, a re-read for concurrent plans), the journal and the verification.
+`apply_preview` re-builds the plan on a writable `Context` and applies it only if it is still the plan that was
+shown (same new snapshots, same backfill); progress comes from a console that forwards SQLMesh's events, and a
+cancel stops between models (SQLMesh's circuit breaker). `sqlmesh run` has no cancel hook in the API, so
+`run_blocking` runs it as a subprocess (`sqlmesh_child`, which also records its audits) whose output is streamed
+line by line: cancel interrupts it, then terminates it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
+import shlex
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -29,7 +33,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from goodword_tui.config import Settings
-from goodword_tui.model import SqlMeshAuditResult, SqlMeshTestResult
+from goodword_tui.model import SqlMeshAuditResult, SqlMeshModelStatus, SqlMeshTestResult
+from goodword_tui.sqlmesh_child import AUDIT_LOG_ENV, read_audit_log
 from goodword_tui.sqlmesh_runtime import (
     IMPORT_SWITCHES,
     NoStateYet,
@@ -41,6 +46,7 @@ from goodword_tui.sqlmesh_runtime import (
 )
 
 if TYPE_CHECKING:
+    from goodword_tui.changes.base import Change
     from goodword_tui.sources.sqlmesh import SqlMeshReader, SqlMeshSession
 
 
@@ -50,6 +56,11 @@ class SqlMeshReadOnly(Exception):
 
 class SqlMeshActionError(Exception):
     """An action could not be done; the message is one line, safe to show."""
+
+
+def snapshot_key(snapshot_id: Any) -> str:
+    """A SQLMesh `SnapshotId` as one comparable string: `name@identifier` (the identifier is the fingerprint's)."""
+    return f"{snapshot_id.name}@{snapshot_id.identifier}"
 
 
 def _ms_to_dt(value: int) -> datetime:
@@ -80,6 +91,7 @@ class BackfillItem:
     name: str
     intervals: int
     span: str  # "2025-09-01 - 2025-10-05"
+    fqn: str = ""  # the name in state ("CATALOG"."SCHEMA"."TABLE"): what verification looks up
 
 
 @dataclass(frozen=True)
@@ -100,6 +112,7 @@ class PlanPreview:
     build_s: float = 0.0
     note: str = ""  # e.g. "no state yet: previewed against an empty state"
     signature: tuple[Any, ...] = ()  # new snapshot ids and backfill: apply refuses a plan that differs
+    environment_snapshots: tuple[str, ...] = ()  # "name@identifier" of every snapshot the environment will hold
 
     @property
     def needs_typed_confirmation(self) -> bool:
@@ -218,7 +231,9 @@ def preview_from(
     backfill = tuple(
         sorted(
             (
-                BackfillItem(short_name(si.snapshot_id.name), len(si.intervals), si.format_intervals())
+                BackfillItem(
+                    short_name(si.snapshot_id.name), len(si.intervals), si.format_intervals(), si.snapshot_id.name
+                )
                 for si in plan.missing_intervals
             ),
             key=lambda b: b.name,
@@ -243,6 +258,7 @@ def preview_from(
         build_s=build_s,
         note=note,
         signature=signature,
+        environment_snapshots=tuple(sorted(snapshot_key(s.snapshot_id) for s in plan.environment.snapshots)),
     )
 
 
@@ -274,6 +290,55 @@ def build_preview(session: SqlMeshSession, settings: Settings, environment: str)
         else:
             session.release_state(state, failed)
     return preview_from(plan, project.gateway, str(project.path), execution_time, time.perf_counter() - started, note)
+
+
+@dataclass(frozen=True)
+class EnvironmentState:
+    """One environment as state holds it: what a SQLMesh change is planned on and verified against."""
+
+    environment: str
+    as_of: datetime  # missing intervals are judged at this time
+    has_state: bool = True
+    exists: bool = False
+    plan_id: str = ""
+    finalized: bool = False
+    snapshots: tuple[str, ...] = ()  # snapshot_key of each, sorted
+    models: tuple[SqlMeshModelStatus, ...] = ()
+
+    def model(self, fqn: str) -> SqlMeshModelStatus | None:
+        return next((m for m in self.models if m.fqn == fqn), None)
+
+
+def read_environment(
+    session: SqlMeshSession, settings: Settings, environment: str, as_of: datetime
+) -> EnvironmentState:
+    """Read `environment` from state, read-only (nothing is created when there is no state)."""
+    from goodword_tui.sources.sqlmesh import environment_models
+
+    project = session.project(settings)
+    try:
+        state = session.open_state(project, settings)
+    except NoStateYet:
+        return EnvironmentState(environment, as_of, has_state=False)
+    failed = True
+    try:
+        env = state.sync.get_environment(environment)
+        if env is None:
+            found = EnvironmentState(environment, as_of)
+        else:
+            found = EnvironmentState(
+                environment,
+                as_of,
+                exists=True,
+                plan_id=str(env.plan_id or ""),
+                finalized=env.finalized_ts is not None,
+                snapshots=tuple(sorted(snapshot_key(s.snapshot_id) for s in env.snapshots)),
+                models=environment_models(state.sync, env, as_of, settings.sqlmesh.grace_s),
+            )
+        failed = False
+    finally:
+        session.release_state(state, failed)
+    return found
 
 
 def model_detail(session: SqlMeshSession, settings: Settings, environment: str, name: str) -> ModelDetail:
@@ -523,49 +588,106 @@ def apply_preview(
 # `sqlmesh run` as a subprocess
 
 
-def run_command(settings: Settings, environment: str, select_models: Sequence[str] = ()) -> list[str]:
-    """The CLI command for a run of `environment` (as of the settings' clock when one is fixed)."""
-    path = settings.resolve(settings.sqlmesh.project_path).resolve()
-    command = [sys.executable, "-c", "from sqlmesh.cli.main import cli; cli()"]
-    command += ["-p", str(path), "--gateway", settings.sqlmesh.gateway, "run", environment]
+def run_arguments(settings: Settings, environment: str, select_models: Sequence[str] = ()) -> list[str]:
+    """The `sqlmesh` CLI arguments for a run of `environment` (up to the settings' clock when one is fixed)."""
+    arguments = ["-p", str(project_path(settings)), "--gateway", settings.sqlmesh.gateway, "run", environment]
     if settings.sqlmesh.as_of is not None:
-        command += ["--end", settings.sqlmesh.as_of.strftime("%Y-%m-%d %H:%M:%S")]
+        arguments += ["--end", settings.sqlmesh.as_of.strftime("%Y-%m-%d %H:%M:%S")]
     for model in select_models:
-        command += ["--select-model", model]
-    return command
+        arguments += ["--select-model", model]
+    return arguments
+
+
+def run_command(settings: Settings, environment: str, select_models: Sequence[str] = ()) -> list[str]:
+    """What is executed: the `sqlmesh` CLI through `goodword_tui.sqlmesh_child`, which also records audits."""
+    return [sys.executable, "-m", "goodword_tui.sqlmesh_child", *run_arguments(settings, environment, select_models)]
+
+
+def shown_command(settings: Settings, environment: str, select_models: Sequence[str] = ()) -> str:
+    """The same run as a person would type it (what the preview and the journal show)."""
+    return shlex.join(["sqlmesh", *run_arguments(settings, environment, select_models)])
 
 
 @dataclass
-class RunProcess:
-    """A running `sqlmesh run`: its output, line by line, and a cancel that interrupts, then terminates."""
+class RunOutcome:
+    """How a `sqlmesh run` ended: its exit code, whether it was cancelled, its output and the audits it ran."""
 
-    process: asyncio.subprocess.Process
-    command: list[str]
-    lines: list[str] = field(default_factory=list)
+    exit_code: int
     cancelled: bool = False
+    lines: list[str] = field(default_factory=list)
+    audits: tuple[SqlMeshAuditResult, ...] = ()
 
-    async def stream(self, on_line: Callable[[str], None]) -> int:
-        """Read the output until the process ends; returns its exit code."""
-        assert self.process.stdout is not None
-        while True:
-            raw = await self.process.stdout.readline()
-            if not raw:
-                break
+
+def _escalate(process: subprocess.Popen[bytes], cancel: threading.Event, grace_s: float) -> None:
+    """Wait for `cancel`; then SIGINT (SQLMesh stops like on ctrl-c), SIGTERM, SIGKILL, each after `grace_s`."""
+    while process.poll() is None:
+        if cancel.wait(0.1):
+            break
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+        if process.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(sig)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(grace_s)
+
+
+def run_blocking(
+    command: Sequence[str],
+    project: Path,
+    *,
+    on_line: Callable[[str], None] = lambda _line: None,
+    cancel: threading.Event | None = None,
+    cache_root: Path | None = None,
+    grace_s: float = 5.0,
+) -> RunOutcome:
+    """Run `command` (from `run_command`) for `project` and wait for it: call it from a worker thread.
+
+    Output lines go to `on_line` as they are written; setting `cancel` interrupts, then terminates the process.
+    The audits SQLMesh ran come back in the outcome (the child writes them to a file; SQLMesh keeps none).
+    """
+    cancel = cancel or threading.Event()
+    workdir = project_cache_dir(project, cache_root) / "run"  # the CLI writes logs/ here
+    workdir.mkdir(parents=True, exist_ok=True)
+    audit_log = workdir / f"audits-{os.getpid()}-{threading.get_ident()}.jsonl"
+    audit_log.unlink(missing_ok=True)
+    env = {
+        **os.environ,
+        **IMPORT_SWITCHES,
+        AUDIT_LOG_ENV: str(audit_log),
+        "PYTHONUNBUFFERED": "1",
+        "NO_COLOR": "1",
+        "TERM": "dumb",
+    }
+    process = subprocess.Popen(
+        list(command),
+        cwd=str(workdir),
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # a ctrl-c in the dashboard's terminal is not the run's
+    )
+    watcher = threading.Thread(target=_escalate, args=(process, cancel, grace_s), daemon=True, name="sqlmesh-run")
+    watcher.start()
+    lines: list[str] = []
+    try:
+        assert process.stdout is not None
+        for raw in process.stdout:
             line = raw.decode("utf-8", "replace").rstrip()
-            self.lines.append(line)
-            on_line(line)
-        return await self.process.wait()
-
-    async def cancel(self, grace_s: float = 5.0) -> None:
-        """SIGINT (SQLMesh stops like on ctrl-c), then SIGTERM, then SIGKILL, each after `grace_s`."""
-        self.cancelled = True
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
-            if self.process.returncode is not None:
-                return
-            with contextlib.suppress(ProcessLookupError):
-                self.process.send_signal(sig)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.process.wait(), grace_s)
+            lines.append(line)
+            with contextlib.suppress(Exception):  # a closed screen must not stop the run being read to its end
+                on_line(line)
+        code = process.wait()
+    finally:
+        if process.poll() is None:
+            cancel.set()
+        watcher.join()
+        if process.stdout is not None:
+            process.stdout.close()
+    audits = read_audit_log(audit_log)
+    audit_log.unlink(missing_ok=True)
+    return RunOutcome(code, cancel.is_set(), lines, audits)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -573,7 +695,8 @@ class RunProcess:
 
 
 class SqlMeshActions:
-    """Plan previews, details and tests on the reader's SQLMesh thread; apply and run only when not read-only."""
+    """Plan previews, details, tests and audits on the reader's SQLMesh thread; applies and runs planned as
+    Changes (`plan_apply`, `plan_run`) that only `changes.apply.apply_change` sends (guards, journal, verify)."""
 
     def __init__(self, reader: SqlMeshReader, settings: Settings, *, read_only: bool) -> None:
         self.reader = reader
@@ -586,12 +709,46 @@ class SqlMeshActions:
         sqlmesh = self.settings.sqlmesh.model_copy(update={"environment": environment})
         return self.settings.model_copy(update={"sqlmesh": sqlmesh})
 
-    def refuse_writes(self, what: str) -> None:
-        if self.read_only:
-            raise SqlMeshReadOnly(f"read-only mode: {what} is refused")
-
     async def preview(self, environment: str) -> PlanPreview:
         return await self.reader.runtime.call(build_preview, self.reader.session, self.settings, environment)
+
+    async def environment(self, environment: str) -> EnvironmentState:
+        """The environment as state holds it now (plan, snapshots, missing intervals), read-only."""
+        as_of = self.settings.sqlmesh.as_of or self.reader.clock()
+        return await self.reader.runtime.call(read_environment, self.reader.session, self.settings, environment, as_of)
+
+    async def prepare_apply(self, environment: str) -> tuple[PlanPreview, Change | None, str]:
+        """The preview of a plan for `environment`, and the Change that applies it (None, with why, when there
+        is nothing it could apply). Nothing is applied."""
+        from goodword_tui.changes.base import plan
+        from goodword_tui.changes.inputs import InputError
+        from goodword_tui.changes.sqlmesh import SqlMeshPlanState
+
+        target = await self.environment(environment)  # first: a plan applied meanwhile shows as a conflict
+        preview = await self.preview(environment)
+        state = SqlMeshPlanState(target, preview)
+        try:
+            change = plan("sqlmesh_apply", {"environment": environment}, state, self.settings)
+        except InputError as error:
+            return preview, None, error.message
+        return preview, change, ""
+
+    async def plan_apply(self, environment: str) -> Change:
+        """The Change that applies a plan for `environment` (System.SQLMESH); InputError when there is none."""
+        from goodword_tui.changes.inputs import InputError
+
+        _preview, change, problem = await self.prepare_apply(environment)
+        if change is None:
+            raise InputError("plan", problem)
+        return change
+
+    async def plan_run(self, environment: str, select_models: Sequence[str] = ()) -> Change:
+        """A run of `environment`'s missing intervals as a Change; InputError when nothing is missing."""
+        from goodword_tui.changes.base import plan
+
+        target = await self.environment(environment)
+        params = {"environment": environment, "select_models": list(select_models)}
+        return plan("sqlmesh_run", params, target, self.settings)
 
     async def detail(self, environment: str, name: str) -> ModelDetail:
         return await self.reader.runtime.call(model_detail, self.reader.session, self.settings, environment, name)
@@ -606,37 +763,6 @@ class SqlMeshActions:
         return await self.reader.runtime.call(
             run_audits, self.reader.session, self._settings_for(environment), environment, read_only=self.read_only
         )
-
-    async def apply(
-        self,
-        preview: PlanPreview,
-        confirmation: str,
-        emit: Callable[[ApplyEvent], None],
-        cancel: threading.Event,
-    ) -> ApplyOutcome:
-        self.refuse_writes(f"applying a plan to '{preview.environment}'")
-        if preview.needs_typed_confirmation and confirmation.strip() != preview.environment:
-            raise SqlMeshActionError(f"type '{preview.environment}' to apply to it")
-        return await self.reader.runtime.call(apply_preview, self.reader.session, self.settings, preview, emit, cancel)
-
-    async def start_run(self, environment: str, select_models: Sequence[str] = ()) -> RunProcess:
-        """Start `sqlmesh run` for `environment` in a subprocess; `stream()` it, `cancel()` it."""
-        self.refuse_writes(f"running missing intervals of '{environment}'")
-        command = run_command(self.settings, environment, select_models)
-        path = self.settings.resolve(self.settings.sqlmesh.project_path).resolve()
-        workdir = project_cache_dir(path, self.reader.session.cache_root) / "run"  # the CLI writes logs/ here
-        workdir.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, **IMPORT_SWITCHES, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1", "TERM": "dumb"}
-        process = await asyncio.create_subprocess_exec(
-            *command,
-            cwd=str(workdir),
-            env=env,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            start_new_session=True,  # a ctrl-c in the dashboard's terminal is not the run's
-        )
-        return RunProcess(process, command)
 
 
 def reader_of(monitor: Any) -> SqlMeshReader | None:

@@ -1,6 +1,7 @@
 """SQLMesh actions against the real project on DuckDB: a first plan previewed against no state and applied, a
 changed model previewed with its categories, diff and backfill, then applied and visible in state; read-only mode
-refuses apply and run before anything is touched; a run streams its output and can be cancelled."""
+refuses an apply (a Change, through `apply_change`) before anything is touched; a run streams its output and can
+be cancelled."""
 
 from __future__ import annotations
 
@@ -12,22 +13,27 @@ from pathlib import Path
 
 import pytest
 
+from goodword_tui.changes.apply import ApplyStatus, ChangeContext, apply_change
+from goodword_tui.changes.inputs import InputError
+from goodword_tui.changes.sqlmesh import Watch, use_reader, watched
 from goodword_tui.config import Settings, parse_settings
+from goodword_tui.journal import Journal
 from goodword_tui.sandbox.sqlmesh import AS_OF
 from goodword_tui.sources.sqlmesh import SqlMeshReader
-from goodword_tui.sqlmesh_actions import (
-    ApplyEvent,
-    SqlMeshActionError,
-    SqlMeshActions,
-    SqlMeshReadOnly,
-    run_command,
-)
+from goodword_tui.sqlmesh_actions import ApplyEvent, SqlMeshActions, run_blocking, run_command
 from tests.fixtures.sqlmesh import copy_project
 
 
 def settings_for(project: Path) -> Settings:
     section = {"project_path": str(project), "gateway": "local", "environment": "prod", "as_of": AS_OF}
     return parse_settings({"snowflake": {"account": "x"}, "sqlmesh": section})
+
+
+REASON = "INC-1 first plan"
+
+
+def with_journal(settings: Settings, journal: Path) -> Settings:
+    return settings.model_copy(update={"platform": settings.platform.model_copy(update={"journal_path": str(journal)})})
 
 
 def digest(path: Path) -> str:
@@ -58,12 +64,18 @@ async def test_preview_apply_change_and_read_only(
     backfill = {b.name: b.intervals for b in first.backfill}
     assert backfill["marts.daily_activity"] == 35  # 2025-09-01 .. 2025-10-05, daily
 
-    # A prod apply needs the environment's name typed.
+    # Applying goes through the Change mechanism; prod needs its name typed (and a reason).
+    journal = tmp_path / "journal.jsonl"
+    ctx = ChangeContext(with_journal(settings, journal))
+    use_reader(ctx, reader)
+    change = await actions.plan_apply("prod")
+    assert change.request.preview.signature == first.signature and change.dangerous and change.confirm_phrase == "prod"
     events: list[ApplyEvent] = []
-    with pytest.raises(SqlMeshActionError):
-        await actions.apply(first, "yes", events.append, threading.Event())
-    outcome = await actions.apply(first, "prod", events.append, threading.Event())
-    assert outcome.ok, outcome.message
+    watch = Watch(on_event=events.append)
+    refused = await asyncio.to_thread(apply_change, watched(change, watch), ctx, reason=REASON, confirmation="yes")
+    assert refused.refused_by == "confirmation" and not events and not duckdb_file.exists()
+    outcome = await asyncio.to_thread(apply_change, watched(change, watch), ctx, reason=REASON, confirmation="prod")
+    assert outcome.status is ApplyStatus.APPLIED, outcome.message
     kinds = {e.kind for e in events}
     assert {"start", "evaluate", "model", "promote", "done"} <= kinds
     model_events = [e for e in events if e.kind == "model"]
@@ -90,27 +102,34 @@ async def test_preview_apply_change_and_read_only(
     # A FULL model is still tracked per cron interval: the whole range is rebuilt (SQLMesh counts 35 days).
     assert {b.name: b.intervals for b in preview.backfill} == {"staging.stg_app_users": 35}
 
-    # Read-only mode: refused below the UI, the state file unchanged.
+    # Read-only mode: the preview stays available; applying is refused below the UI, the state file unchanged.
     guarded = SqlMeshActions(reader, settings, read_only=True)
-    assert (await guarded.preview("prod")).signature == preview.signature  # the preview stays available
-    with pytest.raises(SqlMeshReadOnly):
-        await guarded.apply(preview, "prod", events.append, threading.Event())
-    with pytest.raises(SqlMeshReadOnly):
-        await guarded.start_run("prod")
+    change = await guarded.plan_apply("prod")
+    assert change.request.preview.signature == preview.signature
+    read_only_ctx = ChangeContext(with_journal(settings, journal), read_only=True)
+    refused = await asyncio.to_thread(apply_change, change, read_only_ctx, reason=REASON, confirmation="prod")
+    assert refused.refused_by == "read_only"
     assert digest(duckdb_file) == before
 
+    # A preview that no longer matches the project is not applied (the plan is built again and compared).
+    model.write_text(text)
+    outcome = await asyncio.to_thread(apply_change, change, ctx, reason=REASON, confirmation="prod")
+    assert outcome.status is ApplyStatus.FAILED and "changed since the preview" in outcome.message
+    model.write_text(
+        text.replace("  created_at::DATE AS signup_date,", "  created_at::DATE AS signup_date,\n  1 AS one,")
+    )
+
     # Applied for real, the new version is what the environment holds.
-    outcome = await actions.apply(preview, "prod", events.append, threading.Event())
-    assert outcome.ok, outcome.message
+    outcome = await asyncio.to_thread(apply_change, change, ctx, reason=REASON, confirmation="prod")
+    assert outcome.status is ApplyStatus.APPLIED, outcome.message
     status = (await reader(settings)).data
     assert status is not None
     users = next(m for m in status.models if m.name == "staging.stg_app_users")
     assert users.change_category == "NON_BREAKING"
-
-    # A preview that no longer matches the project is not applied.
-    model.write_text(text)
-    outcome = await actions.apply(preview, "prod", events.append, threading.Event())
-    assert not outcome.ok and "changed since the preview" in outcome.message
+    entries = Journal(journal).entries()
+    assert [e.result for e in entries] == ["applied", "failed", "applied"]
+    ctx.close()
+    read_only_ctx.close()
 
     # The details of a model: rendered SQL, lineage, audits, intervals from the environment.
     detail = await actions.detail("prod", "staging.stg_app_users")
@@ -129,12 +148,17 @@ async def test_a_run_streams_its_output_and_a_cancel_interrupts_it(
     actions = SqlMeshActions(reader, settings, read_only=False)
     assert run_command(settings, "prod")[-2:] == ["--end", "2025-10-06 06:00:00"]
 
-    # Nothing applied yet: the CLI says so and fails; its lines arrive as they are written.
+    # Nothing applied yet: no run is planned, and the CLI itself says so and fails.
+    with pytest.raises(InputError, match="not in the SQLMesh state"):
+        await actions.plan_run("prod")
+    command = run_command(settings, "prod")
     lines: list[str] = []
-    run = await actions.start_run("prod")
-    code = await asyncio.wait_for(run.stream(lines.append), 120)
-    assert code != 0 and any("prod" in line for line in lines), lines
+    run = await asyncio.to_thread(run_blocking, command, project, on_line=lines.append, cache_root=tmp_path)
+    assert run.exit_code != 0 and not run.cancelled and any("prod" in line for line in lines), lines
+    assert run.lines == lines
 
-    run = await actions.start_run("prod")
-    await run.cancel(grace_s=5.0)
-    assert run.cancelled and run.process.returncode is not None and run.process.returncode != 0
+    # A cancel interrupts it (then terminates it).
+    cancel = threading.Event()
+    cancel.set()
+    run = await asyncio.to_thread(run_blocking, command, project, cancel=cancel, cache_root=tmp_path, grace_s=5.0)
+    assert run.cancelled and run.exit_code != 0

@@ -109,19 +109,7 @@ class SqlMeshResults:
 
     def record_sqlmesh_audits(self, results: Iterable[Any], origin: str, at: datetime | None = None) -> None:
         """Record SQLMesh `AuditResult`s (from `snapshot_evaluator.audit` or a console hook) as they come."""
-        ran_at = at or utc_now()
-        self.record_audits(
-            SqlMeshAuditResult(
-                model=str(getattr(r.model, "name", "") or ""),
-                audit=str(r.audit.name),
-                ran_at=ran_at,
-                failed_rows=int(r.count or 0),
-                blocking=bool(r.blocking),
-                skipped=bool(r.skipped),
-                origin=origin,
-            )
-            for r in results
-        )
+        self.record_audits(audit_results_from(results, origin, at))
 
     def tests(self) -> SqlMeshTestResult | None:
         with self._lock:
@@ -135,6 +123,23 @@ class SqlMeshResults:
         with self._lock:
             self._tests = None
             self._audits.clear()
+
+
+def audit_results_from(results: Iterable[Any], origin: str, at: datetime | None = None) -> list[SqlMeshAuditResult]:
+    """SQLMesh `AuditResult`s as plain data, each named by its model and audit (the key they are kept under)."""
+    ran_at = at or utc_now()
+    return [
+        SqlMeshAuditResult(
+            model=str(getattr(r.model, "name", "") or ""),
+            audit=str(r.audit.name),
+            ran_at=ran_at,
+            failed_rows=int(r.count or 0),
+            blocking=bool(r.blocking),
+            skipped=bool(r.skipped),
+            origin=origin,
+        )
+        for r in results
+    ]
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -210,6 +215,21 @@ def model_status(
         change_category=snapshot.change_category.name if snapshot.change_category is not None else "",
         version=str(snapshot.version or ""),
         parents=tuple(sorted(str(p.name) for p in snapshot.parents)),
+    )
+
+
+def environment_models(sync: Any, env: Any, as_of: datetime, grace_s: float) -> tuple[SqlMeshModelStatus, ...]:
+    """Every model of a SQLMesh `Environment` as `model_status` judges it at `as_of` (external ones last)."""
+    from sqlmesh.core.snapshot.definition import missing_intervals
+
+    snapshots = sync.get_snapshots(env.snapshots)
+    as_of_ms = _ms(as_of)
+    missing = missing_intervals(snapshots.values(), end=as_of_ms, execution_time=as_of_ms)
+    return tuple(
+        sorted(
+            (model_status(s, missing.get(s, []), as_of, grace_s) for s in snapshots.values()),
+            key=lambda m: (m.kind == "EXTERNAL", m.name),
+        )
     )
 
 
@@ -436,8 +456,6 @@ class SqlMeshSession:
 
     def read_status(self, settings: Settings, as_of: datetime) -> tuple[SqlMeshStatus, bool]:
         """The status, and whether the local comparison is out of date (then `check_local_changes` should run)."""
-        from sqlmesh.core.snapshot.definition import missing_intervals
-
         env_name = settings.sqlmesh.environment
         path = settings.resolve(settings.sqlmesh.project_path).resolve()
         base = SqlMeshStatus(
@@ -471,16 +489,7 @@ class SqlMeshSession:
                 note = f"environment '{env_name}' not found in state"
             else:
                 plan_id = env.plan_id
-                snapshots = state.sync.get_snapshots(env.snapshots)
-                as_of_ms = _ms(as_of)
-                missing = missing_intervals(snapshots.values(), end=as_of_ms, execution_time=as_of_ms)
-                grace = settings.sqlmesh.grace_s
-                models = tuple(
-                    sorted(
-                        (model_status(s, missing.get(s, []), as_of, grace) for s in snapshots.values()),
-                        key=lambda m: (m.kind == "EXTERNAL", m.name),
-                    )
-                )
+                models = environment_models(state.sync, env, as_of, settings.sqlmesh.grace_s)
             failed = False
         finally:
             self.release_state(state, failed)

@@ -376,15 +376,20 @@ async def test_audit_results_recorded_by_runs_ride_along(
         [
             SqlMeshAuditResult("marts.daily_activity", "not_null", at, 0, origin="run"),
             SqlMeshAuditResult("sources.airbyte_app_events", "raw_load_freshness", at, 1, False, origin="run"),
+            SqlMeshAuditResult("staging.stg_app_users", "not_null", at, 0, origin="run"),
         ]
     )
+    # Kept per (model, audit): another model's not_null stays; the same model's newer result replaces its own.
+    later = datetime(2025, 10, 6, 2, tzinfo=UTC)
+    reader.results.record_audits([SqlMeshAuditResult("staging.stg_app_users", "not_null", later, 2, origin="audit")])
     status = await read(reader, settings)
-    assert [(a.model, a.audit, a.ok) for a in status.audits] == [
-        ("marts.daily_activity", "not_null", True),
-        ("sources.airbyte_app_events", "raw_load_freshness", False),
+    assert [(a.model, a.audit, a.ok, a.origin) for a in status.audits] == [
+        ("marts.daily_activity", "not_null", True, "run"),
+        ("sources.airbyte_app_events", "raw_load_freshness", False, "run"),
+        ("staging.stg_app_users", "not_null", False, "audit"),
     ]
-    (failed,) = [f for f in sqlmesh_findings(status, settings) if f.code == "SQLMESH_AUDIT_FAILED"]
-    assert failed.resource == "sources.airbyte_app_events:raw_load_freshness"
+    failed = {f.resource for f in sqlmesh_findings(status, settings) if f.code == "SQLMESH_AUDIT_FAILED"}
+    assert failed == {"sources.airbyte_app_events:raw_load_freshness", "staging.stg_app_users:not_null"}
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -186,7 +186,11 @@ async def test_from_raw_seeds_to_marts_the_stale_model_is_run_from_the_dashboard
         await until(pilot, lambda: isinstance(app.screen, SqlMeshRunScreen), what="run screen")
         screen = app.screen
         assert isinstance(screen, SqlMeshRunScreen)
+        # The run is a Change: what it runs is shown first, then `prod` typed and a reason (journaled).
+        await until(pilot, lambda: screen.query_one("#sqlmesh-run-confirm").display, 60, "the run planned")
+        await pilot.press(*"prod", "enter", *"INC-7 stale mart", "enter")
         await until(pilot, lambda: screen.exit_code is not None, 180, "sqlmesh run")
+        assert screen.outcome is not None and screen.outcome.ok, screen.outcome
         assert screen.exit_code == 0, "\n".join(screen.lines)
         assert screen.lines, "the run's output is streamed to the screen"
         assert "finished" in text_of(screen.query_one("#sqlmesh-run-state", Static))
@@ -254,6 +258,7 @@ async def test_a_plan_for_changed_models_previews_categories_and_backfill_then_a
 
         await pilot.press("a")
         await pilot.press(*"prod", "enter")
+        await pilot.press(*"INC-8 new columns", "enter")  # the reason, journaled with the plan
         await until(pilot, lambda: screen.outcome is not None, 180, "apply")
         assert screen.outcome.ok, screen.outcome.message
         # The audits SQLMesh ran while backfilling were captured for the pane.

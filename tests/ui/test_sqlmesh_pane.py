@@ -182,6 +182,7 @@ async def test_apply_from_the_preview_after_typing_prod(
         confirm = screen.query_one("#sqlmesh-plan-confirm")
         confirm.value = ""  # type: ignore[attr-defined]
         await pilot.press(*"prod", "enter")
+        await pilot.press(*"INC-1 first plan", "enter")  # the reason, journaled with the plan
         await until(pilot, lambda: screen.outcome is not None, 120, "apply")
         assert screen.outcome.ok, screen.outcome.message
         log = text_of(screen.query_one("#sqlmesh-plan-log", Static))

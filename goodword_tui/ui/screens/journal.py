@@ -18,7 +18,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from goodword_tui.analysis.views import Row, Table
+from goodword_tui.analysis.rows import Row, Table
 from goodword_tui.ui.guard import guarded, log, one_line
 from goodword_tui.ui.widgets import TONE_STYLE, KeyBar, KeyedTable
 
@@ -32,6 +32,8 @@ RESULT_WORDS = {
     "not_applied": ("✗ not applied", "warn"),
     "failed": ("✗ failed", "bad"),
     "verify_failed": ("✗ not verified", "bad"),
+    "already_done": ("✓ already done", "ok"),
+    "unknown": ("? unknown", "warn"),
     "pending": ("… pending", "warn"),
 }
 
@@ -115,6 +117,9 @@ def entry_text(entry: JournalEntry) -> Text:
     request = entry.change.get("request") or {}
     if request.get("type") == "sql":
         text.append(f"SQL  {request.get('sql', '')}\n")
+    elif request.get("type") == "sqlmesh":
+        text.append(f"SQLMesh {request.get('operation', '')} {request.get('environment', '')}\n")
+        text.append("".join(f"  {line}\n" for line in str(request.get("text", "")).splitlines()))
     elif request:
         params = json.dumps(request.get("params", {}), sort_keys=True)
         text.append(f"AWS {request.get('service', '')} {request.get('operation', '')} {params}\n")

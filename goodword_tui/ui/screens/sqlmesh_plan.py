@@ -1,6 +1,8 @@
 """A SQLMesh plan preview, built on the SQLMesh thread without applying: what changes and how (categories), the
-backfill with interval counts, the diffs. `a` applies after a confirmation (the environment's name typed for
-prod), with live progress; `x` cancels between models. Applying is a write: hidden and refused in read-only mode."""
+backfill with interval counts, the diffs. The plan is a Change (changes/sqlmesh.py): `a` asks for the
+environment's name typed (prod only) and a reason, then the core's `apply_change` applies it (journal, verify by
+re-reading state), with live progress; `x` cancels between models. Applying is a write: hidden and refused in
+read-only mode, and refused again below the UI."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import threading
 from typing import Any
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
@@ -17,6 +19,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, ProgressBar, Static
 
 from goodword_tui.analysis.sqlmesh_views import preview_lines
+from goodword_tui.changes.inputs import InputError, validate_reason
 from goodword_tui.ui.guard import guarded, one_line
 from goodword_tui.ui.panes.sqlmesh import refused
 from goodword_tui.ui.widgets import TONE_STYLE, KeyBar, set_text
@@ -42,10 +45,13 @@ class SqlMeshPlanScreen(ModalScreen[None]):
         self.actions = actions
         self.environment = environment
         self.preview: Any = None
+        self.change: Any = None  # the Change that applies the preview (None: nothing it could apply)
+        self.problem = ""  # why there is no change
         self.error = ""
         self.applying = False
         self.outcome: Any = None
         self.cancel_event = threading.Event()
+        self.confirmation = ""
         self.log_lines: list[str] = []
 
     def compose(self) -> ComposeResult:
@@ -56,10 +62,12 @@ class SqlMeshPlanScreen(ModalScreen[None]):
                 yield Static("", id="sqlmesh-plan-log")
             yield ProgressBar(id="sqlmesh-plan-progress", show_eta=False)
             yield Input(id="sqlmesh-plan-confirm")
+            yield Input(id="sqlmesh-plan-reason", placeholder="reason (e.g. an incident id) and Enter to apply")
             yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one("#sqlmesh-plan-confirm", Input).display = False
+        self.query_one("#sqlmesh-plan-reason", Input).display = False
         self.query_one("#sqlmesh-plan-progress", ProgressBar).display = False
         self.run_worker(self._build(), group="sqlmesh-plan", exit_on_error=False)
 
@@ -67,7 +75,7 @@ class SqlMeshPlanScreen(ModalScreen[None]):
         if refused(self.app, action):
             return False
         if action == "sqlmesh_apply":
-            return self.preview is not None and not self.applying and self.outcome is None
+            return self.change is not None and not self.applying and self.outcome is None
         if action == "cancel_apply":
             return self.applying
         return True
@@ -75,7 +83,7 @@ class SqlMeshPlanScreen(ModalScreen[None]):
     async def _build(self) -> None:
         widget = self.query_one("#sqlmesh-plan-preview", Static)
         try:
-            self.preview = await self.actions.preview(self.environment)
+            self.preview, self.change, self.problem = await self.actions.prepare_apply(self.environment)
         except Exception as error:
             self.error = one_line(error)
             set_text(widget, Text(f"The plan could not be built: {self.error}", style="bold red"), layout=True)
@@ -85,8 +93,10 @@ class SqlMeshPlanScreen(ModalScreen[None]):
             text.append(line + "\n", style=TONE_STYLE.get(tone, ""))
         if refused(self.app, "sqlmesh_apply"):
             text.append("\nRead-only mode: this preview cannot be applied.", style="dim")
+        elif self.change is None:
+            text.append(f"\nNot applicable: {self.problem}", style="dim")
         else:
-            text.append("\na: apply (asks for confirmation) · Esc: close", style="dim")
+            text.append("\na: apply (asks for a reason, and 'prod' typed for prod) · Esc: close", style="dim")
         set_text(widget, text, layout=True)
         self.refresh_bindings()
 
@@ -97,52 +107,85 @@ class SqlMeshPlanScreen(ModalScreen[None]):
         if refused(self.app, "sqlmesh_apply"):
             self.notify("Read-only mode: applying a plan is refused", severity="warning", timeout=4)
             return
-        if self.preview is None or self.applying:
+        if self.change is None or self.applying:
             return
-        box = self.query_one("#sqlmesh-plan-confirm", Input)
-        box.placeholder = (
-            f"type {self.environment} and Enter to apply to it (Esc: back)"
-            if self.preview.needs_typed_confirmation
-            else "type y and Enter to apply (Esc: back)"
-        )
+        if self.change.dangerous:
+            self._ask(
+                "#sqlmesh-plan-confirm", f"type {self.change.confirm_phrase} and Enter to apply to it (Esc: back)"
+            )
+        else:
+            self._ask("#sqlmesh-plan-reason")
+
+    def _ask(self, selector: str, placeholder: str = "") -> None:
+        for box in self.query(Input):
+            box.display = False
+        box = self.query_one(selector, Input)
+        if placeholder:
+            box.placeholder = placeholder
         box.value = ""
         box.display = True
         box.focus()
 
+    def _hide_inputs(self) -> None:
+        for box in self.query(Input):
+            box.display = False
+        self.query_one("#sqlmesh-plan-body").focus()
+
     @on(Input.Submitted, "#sqlmesh-plan-confirm")
     def _confirmed(self, event: Input.Submitted) -> None:
-        box = event.input
-        typed = event.value.strip()
-        expected = self.environment if self.preview.needs_typed_confirmation else "y"
-        if typed != expected:
+        expected = self.change.confirm_phrase
+        if event.value.strip() != expected:
             self.notify(f"Not applied: type '{expected}' to confirm", severity="warning", timeout=4)
             return
-        box.display = False
-        self.query_one("#sqlmesh-plan-body").focus()
+        self.confirmation = expected
+        self._ask("#sqlmesh-plan-reason")
+
+    @on(Input.Submitted, "#sqlmesh-plan-reason")
+    def _reason_given(self, event: Input.Submitted) -> None:
+        try:
+            reason = validate_reason(event.value)
+        except InputError as error:
+            self.notify(f"Not applied: {error.message}", severity="warning", timeout=5)
+            return
+        self._hide_inputs()
         self.applying = True
         self.cancel_event.clear()
-        bar = self.query_one("#sqlmesh-plan-progress", ProgressBar)
-        bar.display = True
+        self.query_one("#sqlmesh-plan-progress", ProgressBar).display = True
         self.refresh_bindings()
-        self.run_worker(self._apply(typed), group="sqlmesh-apply", exit_on_error=False)
+        self._log(f"applying (reason: {reason})…", "")
+        self._apply(reason, self.confirmation if self.change.dangerous else None)
 
-    async def _apply(self, confirmation: str) -> None:
+    @work(thread=True, exclusive=True, group="sqlmesh-apply", exit_on_error=False)
+    def _apply(self, reason: str, confirmation: str | None) -> None:
+        """In a worker thread: the core's apply_change, as for every change (guards, journal, verification)."""
+        from goodword_tui.changes.sqlmesh import Watch, use_reader, watched
+
+        watch = Watch(on_event=lambda e: self.post_message(self.Progress(e)), cancel=self.cancel_event)
         try:
-            self.outcome = await self.actions.apply(
-                self.preview, confirmation, lambda e: self.post_message(self.Progress(e)), self.cancel_event
+            use_reader(self.app.change_context(), self.actions.reader)  # type: ignore[attr-defined]
+            outcome: Any = self.app.apply_blocking(  # type: ignore[attr-defined]
+                watched(self.change, watch), reason=reason, confirmation=confirmation, lockout_override=None
             )
-        except Exception as error:
-            self._log(f"not applied: {one_line(error)}", "bad")
-            self.outcome = None
+        except Exception as error:  # shown in one line; the journal says what was sent, if anything
+            outcome = error
+        self.app.call_from_thread(self._applied, outcome)
+
+    def _applied(self, outcome: Any) -> None:
+        self.applying = False
+        if isinstance(outcome, Exception):
+            self._log(f"not applied: {one_line(outcome)}", "bad")
         else:
-            tone = "ok" if self.outcome.ok else "bad"
-            self._log(self.outcome.message, tone)
-            refresh = getattr(self.app, "refresh_source", None)
-            if refresh is not None:
-                refresh("sqlmesh")
-        finally:
-            self.applying = False
-            self.refresh_bindings()
+            self.outcome = outcome
+            if outcome.ok:
+                self._log(f"plan applied to '{self.environment}': {outcome.message}", "ok")
+            else:
+                self._log(f"{outcome.status.value.replace('_', ' ')}: {outcome.message}", "bad")
+            if outcome.entry_id:
+                self._log(f"journal entry {outcome.entry_id} (j shows the journal)", "muted")
+            applied = getattr(self.app, "changes_applied", None)
+            if applied is not None:
+                applied(self.change, outcome)
+        self.refresh_bindings()
 
     @on(Progress)
     def _progress(self, message: Progress) -> None:
@@ -167,10 +210,8 @@ class SqlMeshPlanScreen(ModalScreen[None]):
             self._log("cancel requested: stopping before the next model", "warn")
 
     def action_close(self) -> None:
-        box = self.query_one("#sqlmesh-plan-confirm", Input)
-        if box.display:
-            box.display = False
-            self.query_one("#sqlmesh-plan-body").focus()
+        if any(box.display for box in self.query(Input)):
+            self._hide_inputs()
             return
         if self.applying:
             self.notify("An apply is running: x cancels it between models", timeout=4)

@@ -1,17 +1,23 @@
-"""`sqlmesh run` of an environment's missing intervals, as a subprocess whose output streams here; `x` cancels
-(interrupt, then terminate). A write: the pane hides and refuses it in read-only mode, the core refuses it too."""
+"""`sqlmesh run` of an environment's missing intervals, as a Change (changes/sqlmesh.py): the screen first shows
+exactly what will run (the command line, the models and their missing intervals), asks for `prod` typed (prod
+only) and a reason, then the core's `apply_change` runs it as a subprocess whose output streams here, journals it
+and verifies by re-reading state that the intervals are there. `x` cancels (interrupt, then terminate). A write:
+the pane hides and refuses it in read-only mode, the core refuses it too."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from rich.text import Text
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Log, Static
+from textual.widgets import Input, Log, Static
 
+from goodword_tui.changes.inputs import InputError, validate_reason
 from goodword_tui.ui.guard import guarded, one_line
 from goodword_tui.ui.panes.sqlmesh import refused
 from goodword_tui.ui.widgets import KeyBar, set_text
@@ -29,19 +35,27 @@ class SqlMeshRunScreen(ModalScreen[None]):
         self.actions = actions
         self.environment = environment
         self.select_models = select_models
-        self.run: Any = None
+        self.change: Any = None  # the planned run (a Change)
+        self.started = False
         self.exit_code: int | None = None
+        self.outcome: Any = None  # the ApplyResult
         self.lines: list[str] = []
+        self.cancel_event = threading.Event()
+        self.confirmation = ""
 
     def compose(self) -> ComposeResult:
         with Vertical(id="detail-box", classes="modal-box"):
             yield Static(Text(f"sqlmesh run {self.environment}", style="bold"), classes="modal-title")
-            yield Static(Text("starting…", style="dim"), id="sqlmesh-run-state")
+            yield Static(Text("reading what is missing…", style="dim"), id="sqlmesh-run-state")
             yield Log(id="sqlmesh-run-log", max_lines=5000)
+            yield Input(id="sqlmesh-run-confirm")
+            yield Input(id="sqlmesh-run-reason", placeholder="reason (e.g. an incident id) and Enter to run")
             yield KeyBar()
 
     def on_mount(self) -> None:
-        self.run_worker(self._run(), group="sqlmesh-run", exit_on_error=False)
+        for box in self.query(Input):
+            box.display = False
+        self.run_worker(self._plan(), group="sqlmesh-run", exit_on_error=False)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "cancel_run":
@@ -50,7 +64,7 @@ class SqlMeshRunScreen(ModalScreen[None]):
 
     @property
     def running(self) -> bool:
-        return self.run is not None and self.exit_code is None
+        return self.started and self.exit_code is None
 
     def _state(self, line: str, style: str = "") -> None:
         set_text(self.query_one("#sqlmesh-run-state", Static), Text(line, style=style), layout=True)
@@ -59,40 +73,103 @@ class SqlMeshRunScreen(ModalScreen[None]):
         self.lines.append(line)
         self.query_one("#sqlmesh-run-log", Log).write_line(line)
 
-    async def _run(self) -> None:
+    async def _plan(self) -> None:
         if refused(self.app, "sqlmesh_run"):
             self._state("Read-only mode: running models is refused", "bold red")
             return
         try:
-            self.run = await self.actions.start_run(self.environment, self.select_models)
-        except Exception as error:
-            self._state(f"The run could not start: {one_line(error)}", "bold red")
+            self.change = await self.actions.plan_run(self.environment, self.select_models)
+        except InputError as error:
+            self._state(f"Nothing to run: {error.message}" + (f" — {error.hint}" if error.hint else ""), "yellow")
             return
-        self._state("running… (x cancels)")
-        self.refresh_bindings()
-        try:
-            self.exit_code = await self.run.stream(self._line)
-        finally:
-            if self.exit_code is None:
-                self.exit_code = -1
-            self.refresh_bindings()
-        if self.run.cancelled:
-            self._state(f"cancelled (exit code {self.exit_code})", "yellow")
-        elif self.exit_code == 0:
-            self._state("finished", "green")
+        except Exception as error:
+            self._state(f"The run could not be planned: {one_line(error)}", "bold red")
+            return
+        log = self.query_one("#sqlmesh-run-log", Log)
+        log.write_lines([self.change.description, "", "Runs exactly:", *self.change.request.lines, ""])
+        if self.change.dangerous:
+            log.write_lines([f"DANGEROUS: {reason}" for reason in self.change.danger_reasons])
+            self._ask("#sqlmesh-run-confirm", f"type {self.change.confirm_phrase} and Enter to run it (Esc: back)")
         else:
-            self._state(f"failed (exit code {self.exit_code})", "bold red")
-        refresh = getattr(self.app, "refresh_source", None)
-        if refresh is not None:
-            refresh("sqlmesh")
+            self._ask("#sqlmesh-run-reason")
+        self._state("review the run, then confirm", "")
+
+    def _ask(self, selector: str, placeholder: str = "") -> None:
+        for other in self.query(Input):
+            other.display = False
+        box = self.query_one(selector, Input)
+        if placeholder:
+            box.placeholder = placeholder
+        box.value = ""
+        box.display = True
+        box.focus()
+
+    @on(Input.Submitted, "#sqlmesh-run-confirm")
+    def _confirmed(self, event: Input.Submitted) -> None:
+        expected = self.change.confirm_phrase
+        if event.value.strip() != expected:
+            self.notify(f"Not run: type '{expected}' to confirm", severity="warning", timeout=4)
+            return
+        self.confirmation = expected
+        self._ask("#sqlmesh-run-reason")
+
+    @on(Input.Submitted, "#sqlmesh-run-reason")
+    def _reason_given(self, event: Input.Submitted) -> None:
+        try:
+            reason = validate_reason(event.value)
+        except InputError as error:
+            self.notify(f"Not run: {error.message}", severity="warning", timeout=5)
+            return
+        for box in self.query(Input):
+            box.display = False
+        self.query_one("#sqlmesh-run-log", Log).focus()
+        self.started = True
+        self.refresh_bindings()
+        self._state("running… (x cancels)")
+        self._run(reason, self.confirmation if self.change.dangerous else None)
+
+    @work(thread=True, exclusive=True, group="sqlmesh-run-apply", exit_on_error=False)
+    def _run(self, reason: str, confirmation: str | None) -> None:
+        """In a worker thread: the core's apply_change runs the subprocess (guards, journal, verification)."""
+        from goodword_tui.changes.sqlmesh import Watch, use_reader, watched
+
+        watch = Watch(on_line=lambda line: self.app.call_from_thread(self._line, line), cancel=self.cancel_event)
+        try:
+            use_reader(self.app.change_context(), self.actions.reader)  # type: ignore[attr-defined]
+            outcome: Any = self.app.apply_blocking(  # type: ignore[attr-defined]
+                watched(self.change, watch), reason=reason, confirmation=confirmation, lockout_override=None
+            )
+        except Exception as error:  # shown in one line; the journal says what was sent, if anything
+            outcome = error
+        exit_code = watch.run.exit_code if watch.run is not None else -1
+        self.app.call_from_thread(self._finished, outcome, exit_code)
+
+    def _finished(self, outcome: Any, exit_code: int) -> None:
+        self.exit_code = exit_code
+        self.refresh_bindings()
+        if isinstance(outcome, Exception):
+            self._state(f"The run failed: {one_line(outcome)}", "bold red")
+            return
+        self.outcome = outcome
+        journal = f" · journal entry {outcome.entry_id}" if outcome.entry_id else ""
+        if self.cancel_event.is_set():
+            self._state(f"cancelled (exit code {exit_code}): {outcome.message}{journal}", "yellow")
+        elif outcome.ok:
+            self._state(f"finished: {outcome.message}{journal}", "green")
+        else:
+            status = outcome.status.value.replace("_", " ")
+            self._state(f"failed (exit code {exit_code}), {status}: {outcome.message}{journal}", "bold red")
+        applied = getattr(self.app, "changes_applied", None)
+        if applied is not None:
+            applied(self.change, outcome)
 
     @guarded
-    async def action_cancel_run(self) -> None:
+    def action_cancel_run(self) -> None:
         if self.running:
             self._state("cancelling: interrupt, then terminate…", "yellow")
-            await self.run.cancel()
+            self.cancel_event.set()
 
-    async def action_close(self) -> None:
+    def action_close(self) -> None:
         if self.running:
             self.notify("The run is still going: x cancels it", timeout=4)
             return
