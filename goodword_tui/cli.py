@@ -210,7 +210,11 @@ def export(config: str | None, fmt: str, since: str | None, out_dir: str | None,
             journal_since = journal_since.replace(tzinfo=UTC)
     settings = _load(config, read_only)
     snap, findings = _collect(settings)
-    result = export_report(settings, snap, findings, journal_since, fmt, out_dir=out_dir)  # type: ignore[arg-type]
+    try:
+        result = export_report(settings, snap, findings, journal_since, fmt, out_dir=out_dir)  # type: ignore[arg-type]
+    except OSError as exc:  # a full disk, a folder every user can write to: one line, no traceback
+        _fail(f"the report was not written: {exc}")
+        return
     click.echo(f"report: {result.path}")
     click.echo(f"sha256: {result.sha256}  ({result.checksum_path})")
     if result.s3_uri:
@@ -312,6 +316,7 @@ def sandbox_serve(
         Path(state_dir) if state_dir else None,
         base_config=Path(base_config) if base_config else None,
         client_ip=client_ip,
+        faults=True,  # the dashboard goes through fault proxies: `goodword-tui sandbox fault` switches them
     )
     try:
         config_path = platform.start(scenario)
@@ -330,6 +335,72 @@ def sandbox_serve(
         sys.exit(EXIT_UNUSABLE)
     finally:
         platform.stop()
+
+
+def _fault_kinds() -> list[str]:
+    from goodword_tui.sandbox.faults import AWS_KINDS, SNOWFLAKE_SESSION_KINDS, TCP_KINDS
+
+    return sorted({*AWS_KINDS, *SNOWFLAKE_SESSION_KINDS, *TCP_KINDS, "clear"})
+
+
+def _describe_fault(target: str, status: dict[str, Any]) -> str:
+    fault = status.get("fault")
+    if not fault:
+        return f"{target}: healthy"
+    left = "until cleared" if fault.get("remaining") is None else f"{fault['remaining']} use(s) left"
+    latency = f", {fault['latency_s']:g} s" if fault.get("kind") == "latency" else ""
+    return f"{target}: {fault['kind']}{latency} ({left}; applied {status.get('applied', 0)} time(s))"
+
+
+@sandbox.command("fault")
+@click.argument("target", type=click.Choice(["aws", "snowflake", "state"]), required=False)
+@click.argument("kind", type=click.Choice(_fault_kinds()), required=False)
+@click.option(
+    "--count", type=click.IntRange(min=1), default=None, help="Only the next N requests (default: until cleared)."
+)
+@click.option(
+    "--latency",
+    "latency_s",
+    type=click.FloatRange(0, 600, min_open=True),
+    default=None,
+    help="Seconds added per request (kind latency; default 1).",
+)
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="The running sandbox's state folder (default: the folder of --config / $GOODWORD_TUI_CONFIG).",
+)
+@config_option
+def sandbox_fault(
+    target: str | None,
+    kind: str | None,
+    count: int | None,
+    latency_s: float | None,
+    state_dir: str | None,
+    config: str | None,
+) -> None:
+    """Put a fault between the dashboard and a running sandbox (`sandbox serve` or `demo`), or clear it.
+
+    TARGET is aws, snowflake or state (the PostgreSQL state port). KIND: latency, hang, reset, http-500,
+    http-503, throttle and expired-token (aws), session-expired, token-expired and login-refused (snowflake),
+    down (state), or clear. Without KIND it shows the target's fault; without TARGET, every target's.
+    """
+    from goodword_tui.sandbox.faults import FaultError, send_control
+
+    folder = Path(state_dir) if state_dir else (Path(config) if config else default_config_path()).parent
+    try:
+        if target is None or kind is None:
+            statuses = send_control(folder, None)
+            chosen = [target] if target else sorted(statuses)
+            for name in chosen:
+                click.echo(_describe_fault(name, statuses.get(name, {})))
+            return
+        answer = send_control(folder, target, kind, count=count, latency_s=latency_s)
+    except FaultError as exc:
+        _fail(str(exc))
+        return
+    click.echo(_describe_fault(target, answer.get(target, {})))
 
 
 class SandboxProcess:

@@ -72,6 +72,7 @@ class Monitor:
         if self._release is not None:
             self._release()
             self._release = None
+            self._fetchers = None  # a later read opens new ones
 
     def result(self, source: str) -> SourceResult[Any] | None:
         return self._results.get(source)

@@ -1,8 +1,9 @@
 """Findings: the snapshot checked against the config's baseline and against itself.
 
 `analyze(snapshot, settings)` is pure and deterministic: the same inputs give the same list, in the same order
-(critical first, then area, code, resource). A source that could not be read yields one SOURCE_UNAVAILABLE
-finding and none of its own; a source showing stale data yields SOURCE_STALE and its findings are still drawn.
+(critical first; within a severity, root causes before the findings they explain, consequences last; then area,
+code, resource). A source that could not be read yields one SOURCE_UNAVAILABLE finding and none of its own; a source
+showing stale data yields SOURCE_STALE and its findings are still drawn.
 
 Every code is listed in `CODES` (code → one line), which the README renders.
 """
@@ -157,8 +158,48 @@ def _finding(
     return new_finding(CODES, severity, code, area, resource, message, evidence, fix)
 
 
-def sort_key(finding: Finding) -> tuple[int, str, str, str, str]:
-    return (-int(finding.severity), finding.area.value, finding.code, finding.resource, finding.message)
+# Within one severity the finding that explains others comes first: an on-call engineer fixes the cause, and the
+# consequences (an inactive policy makes its catch-all moot; a refused egress follows from the policy) go away.
+ROOT_CAUSES: frozenset[str] = frozenset(
+    {
+        "SOURCE_UNAVAILABLE",
+        "SOURCE_STALE",
+        "NET_VPC_MISSING",
+        "NET_PEERING_MISSING",
+        "NET_PEERING_PENDING",
+        "NET_PEERING_NOT_ACTIVE",
+        "NET_PEERING_WRONG_VPCS",
+        "NET_ROUTE_TABLE_MISSING",
+        "NET_SG_MISSING",
+        "NET_INSTANCE_MISSING",
+        "NET_INSTANCE_NOT_RUNNING",
+        "SF_POLICY_MISSING",
+        "SF_POLICY_NOT_ACTIVE",
+        "SF_USER_POLICY_OVERRIDE",
+        "SQLMESH_NO_STATE",
+        "SQLMESH_ENV_MISSING",
+    }
+)
+CONSEQUENCE_PREFIXES: tuple[str, ...] = ("EGRESS_", "SF_CURRENT_IP_", "PROBE_")
+
+
+def cause_rank(code: str) -> int:
+    """0 for a root cause, 2 for a consequence of other findings (what an address or a probe suffers), else 1."""
+    if code in ROOT_CAUSES:
+        return 0
+    return 2 if code.startswith(CONSEQUENCE_PREFIXES) else 1
+
+
+def sort_key(finding: Finding) -> tuple[int, int, str, str, str, str]:
+    """Worst first; within a severity, root causes before the findings they explain; then area, code, resource."""
+    return (
+        -int(finding.severity),
+        cause_rank(finding.code),
+        finding.area.value,
+        finding.code,
+        finding.resource,
+        finding.message,
+    )
 
 
 def analyze(snapshot: Snapshot, settings: Settings) -> list[Finding]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import re
 from dataclasses import dataclass
 
 from goodword_tui.analysis.baseline import label_for_ip
@@ -495,3 +496,112 @@ def reach(
     else:
         hops.append(Hop("ingress rules", dest_ip, HopVerdict.SKIPPED, "no instance at this address; not checked"))
     return done()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# What was typed at the `w` prompt: one address (why) or two (reach), optionally PROTOCOL[/PORT]
+
+PROTOCOLS = ("tcp", "udp", "icmp", "all")
+QUERY_HELP = "Type one address (e.g. 3.14.201.56) or two with an optional protocol: 172.22.2.106 172.20.0.91 tcp/22"
+
+
+class QueryError(ValueError):
+    """What was typed cannot be answered; `message` says what is wrong and how to write it instead."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ReachQuery:
+    """A validated `w` question: `addresses` holds one (why) or two (reach) addresses, normalised."""
+
+    addresses: tuple[str, ...]
+    protocol: str = "tcp"  # "tcp", "udp", "icmp" or "-1" (all)
+    port: int | None = None  # None: any port
+
+
+def _protocol_port(word: str) -> tuple[str, int | None]:
+    name, _, port_text = word.partition("/")
+    protocol = name.lower()
+    if protocol not in PROTOCOLS:
+        raise QueryError(f"Unknown protocol {name!r}: use one of {', '.join(PROTOCOLS)}, e.g. tcp/443")
+    if not port_text:
+        return ("-1" if protocol == "all" else protocol), None
+    if protocol in ("icmp", "all"):
+        raise QueryError(f"{protocol} has no ports: write {protocol} alone, or tcp/{port_text}")
+    if not port_text.isascii() or not port_text.isdigit():
+        raise QueryError(f"{port_text!r} is not a port number: a port is a whole number from 1 to 65535")
+    port = int(port_text)
+    if not 1 <= port <= 65535:
+        raise QueryError(f"Port {port} is out of range: a port is a whole number from 1 to 65535")
+    return protocol, port
+
+
+def _address(word: str) -> str:
+    address = parse_address(word)
+    if address is not None:
+        return str(address)
+    if parse_entry(word) is not None:
+        raise QueryError(f"{word} is a network, not one address: type a single address such as {word.split('/')[0]}")
+    host, sep, port = word.rpartition(":")
+    if sep and port.isdigit() and parse_address(host) is not None:
+        raise QueryError(f"Write the port apart, as PROTOCOL/PORT: {host} … tcp/{port}")
+    raise QueryError(f"Not an IP address: {word} (IPv4 is four numbers 0-255, e.g. 3.14.201.56)")
+
+
+def parse_query(text: str) -> ReachQuery:
+    """Validate what was typed at the `w` prompt; raise QueryError with a message that says how to fix it."""
+    words = text.replace(",", " ").replace("->", " ").replace("→", " ").split()
+    if not words:
+        raise QueryError(QUERY_HELP)
+    protocol, port = "tcp", None
+    last = words[-1]
+    name, slash, _ = last.partition("/")
+    if name.lower() in PROTOCOLS or (slash and name.isalpha()):
+        protocol, port = _protocol_port(last)
+        words = words[:-1]
+    if not words:
+        raise QueryError(f"An address is missing before {last}. {QUERY_HELP}")
+    if len(words) > 2:
+        raise QueryError(f"{len(words)} addresses given; at most two (SOURCE DEST). {QUERY_HELP}")
+    addresses = tuple(_address(w) for w in words)
+    if len(addresses) == 1 and (protocol, port) != ("tcp", None):
+        raise QueryError("A protocol or port needs two addresses (SOURCE DEST); one address asks Snowflake's policy")
+    return ReachQuery(addresses, protocol, port)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Baseline labels next to the entries an explanation cites
+
+_ENTRY_TOKEN = re.compile(r"(?<![\w.:/])(\d{1,3}(?:\.\d{1,3}){3}(?:/\d{1,2})?)(?![\w.:/])")
+
+
+def baseline_labels(settings: Settings) -> dict[Network, str]:
+    """The config's allowed entries by network: what people call each one ("Airbyte Cloud")."""
+    return {n: e.label for e in settings.snowflake.allowed if (n := parse_entry(e.cidr)) is not None}
+
+
+def label_entries(text: str, settings: Settings) -> str:
+    """`text` with the baseline label after each allowed entry it cites: "3.14.201.56/32 (Airbyte Cloud)".
+
+    Addresses that are no baseline entry, and entries already followed by their label, are left as they are.
+    """
+    labels = baseline_labels(settings)
+
+    def labelled(match: re.Match[str]) -> str:
+        token = match.group(1)
+        network = parse_entry(token)
+        label = labels.get(network) if network is not None else None
+        if not label or match.string.startswith(f" ({label})", match.end()):
+            return token
+        return f"{token} ({label})"
+
+    return _ENTRY_TOKEN.sub(labelled, text)
+
+
+def explain_why_labelled(ip: str, state: SnowflakeState, settings: Settings) -> tuple[IpVerdict, str]:
+    """`why` and its explanation with every cited allowed entry labelled from the baseline."""
+    verdict = why(ip, state)
+    return verdict, label_entries(verdict.explain(), settings)

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from goodword_tui.analysis.baseline import Resolved, resolve, spec_name
 from goodword_tui.analysis.findings import privatelink_in_use, sg_rule_covers, sort_key
@@ -31,6 +30,20 @@ from goodword_tui.analysis.policy import (
     same_network,
 )
 from goodword_tui.analysis.reach import egress_for, why
+from goodword_tui.analysis.rows import (  # noqa: F401  (re-exported: statuses are part of what `views` gives)
+    BAD_MARK,
+    OK_MARK,
+    SOURCE_TITLES,
+    WARN_MARK,
+    Row,
+    SourceState,
+    SourceStatus,
+    Table,
+    Tone,
+    format_age,
+    source_status,
+    with_look,
+)
 from goodword_tui.config import ExpectedRoute, Settings
 from goodword_tui.model import (
     AwsState,
@@ -44,39 +57,8 @@ from goodword_tui.model import (
     Severity,
     Snapshot,
     SnowflakeState,
-    SourceResult,
     Vpc,
 )
-
-Tone = Literal["ok", "bad", "warn", "muted", ""]
-
-OK_MARK = "✓"
-BAD_MARK = "✗"
-WARN_MARK = "!"
-
-
-@dataclass(frozen=True)
-class Row:
-    """One table row: a stable key, the cells in column order, and what the UI needs around it."""
-
-    key: str
-    cells: tuple[str, ...]
-    tone: Tone = ""
-    refs: frozenset[str] = frozenset()  # ids, names and addresses a finding may name as its resource
-    subject: Any = None  # the model object behind the row (detail screen, raw JSON)
-    copy: str = ""  # the value `c` copies
-    title: str = ""  # how the detail screen names the row
-    facts: tuple[tuple[str, str], ...] = ()  # derived attributes shown next to the subject's own
-
-
-@dataclass(frozen=True)
-class Table:
-    id: str
-    title: str
-    columns: tuple[str, ...]
-    rows: tuple[Row, ...] = ()
-    empty: str = "nothing to show"
-    status_column: int = -1  # the cell that says how the row stands (coloured like the mark)
 
 
 def _mark(good: bool) -> str:
@@ -669,19 +651,33 @@ def _short_reason(reason: str) -> str:
     return reason.split(" (")[0]
 
 
-def _tightest_container(network: Network, present: dict[Network, str]) -> str | None:
+# An allowed entry as plain integers (version, prefix length, network address): supernets are then a shift away.
+NetworkBits = tuple[int, int, int]
+
+
+def _bits(network: Network) -> NetworkBits:
+    return network.version, network.prefixlen, int(network.network_address)
+
+
+def _tightest_container(network: Network, present: dict[NetworkBits, str]) -> str | None:
     """The narrowest *other* allowed entry holding `network`, found by walking its supernets (32 lookups for
-    IPv4 instead of a scan of the whole list: a 1,000-entry policy stays cheap). Catch-alls do not count."""
-    for prefix in range(network.prefixlen - 1, 0, -1):
-        outer = network.supernet(new_prefix=prefix)
-        if outer in present:
-            return present[outer]
+    IPv4 instead of a scan of the whole list: a 1,000-entry policy stays cheap). Catch-alls do not count.
+
+    The supernets are masked integers rather than `ipaddress` objects: building 31 networks per entry was most
+    of the cost of a refresh of a 1,000-entry policy."""
+    version, length, address = _bits(network)
+    width = network.max_prefixlen
+    for prefix in range(length - 1, 0, -1):
+        shift = width - prefix
+        outer = present.get((version, prefix, address >> shift << shift))
+        if outer is not None:
+            return outer
     return None
 
 
 def _allowed_statuses(
     network: Network,
-    present: dict[Network, str],
+    present: dict[NetworkBits, str],
     blocked: list[tuple[str, Network]],
     private_ok: bool,
 ) -> tuple[list[str], Tone]:
@@ -723,6 +719,7 @@ def entry_states(state: SnowflakeState, settings: Settings) -> list[EntryState]:
     for entry in allowed:
         if (net := parse_entry(entry)) is not None:
             present.setdefault(net, entry)
+    present_bits = {_bits(net): entry for net, entry in present.items()}
     blocked = _blocked_networks(state)
     private_ok = policy is not None and privatelink_in_use(state, policy, settings)
     result: list[EntryState] = []
@@ -736,7 +733,7 @@ def entry_states(state: SnowflakeState, settings: Settings) -> list[EntryState]:
             words.append("never matches (not an address)")
             tone = "bad"
         else:
-            more, more_tone = _allowed_statuses(network, present, blocked, private_ok)
+            more, more_tone = _allowed_statuses(network, present_bits, blocked, private_ok)
             words += more
             if more_tone == "bad" or (more_tone == "warn" and tone == "ok"):
                 tone = more_tone
@@ -899,7 +896,7 @@ def probe_table(probes: Sequence[ProbeResult]) -> Table:
     )
 
 
-SEVERITY_WORD = {Severity.CRITICAL: "CRIT", Severity.WARNING: "WARN", Severity.INFO: "info"}
+SEVERITY_WORD = {Severity.CRITICAL: "CRIT", Severity.WARNING: "WARN", Severity.INFO: "INFO"}
 
 
 def finding_key(finding: Finding) -> str:
@@ -948,66 +945,6 @@ def related_findings(row: Row, findings: Iterable[Finding]) -> list[Finding]:
 # Sources and the whole dashboard
 
 
-def format_age(seconds: float) -> str:
-    """Coarse ages that change rarely, so an idle dashboard over SSH writes next to nothing: <1m, 3m, 2h, 5d.
-
-    Sources are re-read every 30 s by default, so a fresh source always reads "<1m"; seconds would repaint
-    the header every tick for no decision anyone takes on them.
-    """
-    seconds = max(0.0, seconds)
-    if seconds < 60:
-        return "<1m"
-    if seconds < 3600:
-        return f"{int(seconds // 60)}m"
-    if seconds < 86400:
-        return f"{int(seconds // 3600)}h"
-    return f"{int(seconds // 86400)}d"
-
-
-SourceState = Literal["loading", "ok", "failed", "stale"]
-
-
-@dataclass(frozen=True)
-class SourceStatus:
-    """How one source stands: loading, fresh, failed with nothing to show, or failed with older data (stale)."""
-
-    source: str
-    state: SourceState
-    age: str  # of the data shown ("" when none)
-    short: str  # for the header: "aws ✓ 4s", "snowflake ✗ stale 3m"
-    line: str  # for the pane: what failed, the hint, how old the data is
-    tone: Tone
-
-
-SOURCE_TITLES = {"aws": "AWS", "snowflake": "Snowflake", "probes": "Probes", "sqlmesh": "SQLMesh"}
-
-
-def source_status(source: str, result: SourceResult[Any] | None, now: datetime) -> SourceStatus:
-    title = SOURCE_TITLES.get(source, source)
-    if result is None or (result.data is None and result.error is None):
-        return SourceStatus(source, "loading", "", f"{source} …", f"{title}: loading…", "muted")
-    data_at = result.stale_since or result.fetched_at
-    age = format_age((now - data_at).total_seconds())
-    if result.error is None:
-        when = "less than a minute ago" if age == "<1m" else f"{age} ago"
-        return SourceStatus(source, "ok", age, f"{source} {OK_MARK} {age}", f"{title}: read {when}", "ok")
-    error = result.error
-    failed_ago = format_age((now - result.fetched_at).total_seconds())
-    hint = f" — {error.hint}" if error.hint else ""
-    what = f"{title} FAILED {failed_ago} ago ({error.kind.value}): {error.message}{hint}".rstrip(".")
-    what += "" if what.endswith(("?", "!")) else "."
-    if result.data is not None:
-        return SourceStatus(
-            source,
-            "stale",
-            age,
-            f"{source} {BAD_MARK} stale {age}",
-            f"{what} Showing data from {age} ago (STALE).",
-            "bad",
-        )
-    return SourceStatus(source, "failed", "", f"{source} {BAD_MARK} failed", f"{what} No data yet.", "bad")
-
-
 @dataclass(frozen=True)
 class DashboardView:
     """Everything the panes show for one snapshot, built off the UI thread."""
@@ -1030,11 +967,11 @@ def dashboard_view(snapshot: Snapshot, settings: Settings, findings: Sequence[Fi
     for finding in findings:
         counts[SEVERITY_WORD[finding.severity]] += 1
     return DashboardView(
-        findings=finding_table(findings),
-        network=tuple(network_tables(aws, settings, snowflake)) if aws is not None else (),
-        entries=entry_table(snowflake, settings) if snowflake is not None else None,
-        rules=rule_table(snowflake, settings) if snowflake is not None else None,
+        findings=with_look(finding_table(findings)),
+        network=tuple(with_look(t) for t in network_tables(aws, settings, snowflake)) if aws is not None else (),
+        entries=with_look(entry_table(snowflake, settings)) if snowflake is not None else None,
+        rules=with_look(rule_table(snowflake, settings)) if snowflake is not None else None,
         summary=policy_summary(snowflake, settings) if snowflake is not None else None,
-        probes=probe_table(probes) if probes is not None else None,
+        probes=with_look(probe_table(probes)) if probes is not None else None,
         counts=counts,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gc
 import importlib
 import os
 import signal
@@ -34,15 +35,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Input, Static, TabbedContent, TabPane
 
-from goodword_tui.analysis.views import (
-    SOURCE_TITLES,
-    DashboardView,
-    Row,
-    SourceStatus,
-    dashboard_view,
-    related_findings,
-    source_status,
-)
+from goodword_tui.analysis.rows import SOURCE_TITLES, Row, SourceStatus, source_status
 from goodword_tui.config import Settings
 from goodword_tui.model import Area, Finding, Snapshot, SourceResult
 from goodword_tui.monitor import SOURCE_NAMES, Monitor
@@ -54,6 +47,9 @@ from goodword_tui.ui.screens.help import KeyHelp
 from goodword_tui.ui.widgets import EMPTY_KEY, Inspector, KeyBar, KeyedTable, Section, set_text
 
 if TYPE_CHECKING:
+    # The views (and with them the whole analysis) are imported by the first computation, in a worker thread:
+    # the first frame does not wait for them.
+    from goodword_tui.analysis.views import DashboardView
     from goodword_tui.changes.apply import ApplyResult, BatchResult, ChangeContext
     from goodword_tui.changes.base import Batch, Change
     from goodword_tui.journal import JournalEntry
@@ -76,9 +72,34 @@ DEFERRED_SOURCES = frozenset({"sqlmesh"})
 DEFERRED_START_S = 3.0
 HEAVY_IMPORTS = {"aws": ("boto3", "botocore"), "snowflake": ("snowflake.connector",), "probes": ("aiohttp",)}
 
+# The collector's thresholds once the long-lived heap is frozen (see `freeze_heap`): a young collection every 20,000
+# allocations instead of 700, and a full one only after 50 middle ones, so a refresh's churn costs a few short
+# collections instead of several full ones landing on key presses.
+GC_THRESHOLDS = (20_000, 10, 50)
+CLOSE_WAIT_S = 2.0
+
 RETRY_FIRST_S = 5.0  # a failed source is retried after 5 s, 10 s, 20 s ... up to the refresh interval
 WIDE_COLUMNS = 140  # from this width the inspector moves to the right and the tables get more rows
 TTY_CHECK_S = 5.0
+
+
+def freeze_heap() -> None:
+    """Move every object alive now out of the garbage collector's sight.
+
+    The dashboard's heap is mostly long-lived: Textual, boto3, the Snowflake connector, sqlmesh and its project.
+    A full collection walks all of it (0.2-0.4 s on the scale scenario, holding the GIL) and lands in the middle
+    of a key press. Called where the heap has just grown for good (imports done, a source's first data shown);
+    frozen objects are still freed by reference counting, so only reference cycles among them are kept, and
+    the calls are few (a handful per process), which bounds that.
+    """
+    gc.freeze()
+
+
+def _related(row: Row, findings: Sequence[Finding]) -> list[Finding]:
+    """`views.related_findings`, imported on first use: by then the first computation has loaded the views."""
+    from goodword_tui.analysis.views import related_findings
+
+    return related_findings(row, findings)
 
 
 def _caller(arn: str) -> str:
@@ -99,7 +120,8 @@ class Dashboard(Screen[None]):
     """The main screen: tabs for the panes, the inspector, the filter bar."""
 
     BINDINGS = [
-        Binding("slash", "filter", "Filter", id="filter"),
+        # Priority: the filter bar takes the focus before the next key is routed, so "/q" filters for "q".
+        Binding("slash", "filter", "Filter", id="filter", priority=True),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="clear-filter"),
         Binding("c", "copy", "Copy", id="copy"),
         Binding("d", "details", "Details", show=False, id="details"),
@@ -145,7 +167,10 @@ class Dashboard(Screen[None]):
         return app
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Write actions bound on this screen are hidden in read-only mode, like the app's own."""
+        """Write actions bound on this screen are hidden in read-only mode, like the app's own; `/` types
+        itself while a text field has the focus."""
+        if action == "filter" and isinstance(self.focused, Input):
+            return False
         return self.gw.check_action(action, parameters)
 
     def on_mount(self) -> None:
@@ -166,10 +191,14 @@ class Dashboard(Screen[None]):
         return next(iter(self.query(f"#pane-{self.active_tab()}").results(Pane)), None)
 
     def focused_table(self) -> KeyedTable | None:
-        """The table the keys act on: the focused one, else the active pane's first."""
+        """The table the keys act on: the focused one, the one being filtered while the filter bar has the
+        focus (so a refresh does not put another table's row in the inspector), else the active pane's first."""
         focused = self.focused
         if isinstance(focused, KeyedTable):
             return focused
+        target = getattr(self, "_filter_target", None)
+        if isinstance(focused, Input) and focused.id == "filter-bar" and isinstance(target, KeyedTable):
+            return target
         pane = self.active_pane()
         tables = pane.tables() if pane is not None else []
         return tables[0] if tables else None
@@ -232,7 +261,7 @@ class Dashboard(Screen[None]):
         self._filter_target = table
         bar.value = table.filter_text
         bar.display = True
-        bar.focus()
+        self.set_focus(bar)  # now, not after a refresh: keys typed right after `/` must land in the bar
 
     @on(Input.Changed, "#filter-bar")
     def _filter_changed(self, event: Input.Changed) -> None:
@@ -347,6 +376,8 @@ class GoodwordApp(App[int]):
 
     `clock` is the dashboard's idea of now (ages, the snapshot's time); tests freeze it. `read_only` overrides
     the config's mode. `auto_refresh=False` reads every source once and then only on `r` (tests, benches).
+    `own_process=True` (the real dashboard, not tests sharing a process) lets it freeze its long-lived heap
+    out of the garbage collector's sight as it grows (`freeze_heap`).
     """
 
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute, so subclasses elsewhere find it
@@ -357,11 +388,14 @@ class GoodwordApp(App[int]):
         Binding("q", "quit", "Quit", id="quit"),
         Binding("r", "refresh", "Refresh", id="refresh"),
         Binding("space", "toggle_pause", "Pause", id="pause"),
-        Binding("w", "why", "Why", id="why"),
+        # Priority: the prompt is pushed before the next key is routed; WhyScreen hands it to its field.
+        Binding("w", "why", "Why", id="why", priority=True),
         Binding("question_mark", "help", "Help", id="help"),
         Binding("j", "journal", "Journal", id="journal"),
         Binding("e", "export", "Export", id="export"),
         Binding("ctrl+p", "command_palette", "Palette", show=False, id="palette", priority=True),
+        # Priority: in a text field too (where Textual would copy nothing); copies first when text is selected.
+        Binding("ctrl+c", "help_quit", "Quit (copies selected text first)", show=False, id="interrupt", priority=True),
     ]
 
     # Actions that change the platform (or only lead to a change: marking findings for a batch fix). In read-only
@@ -390,6 +424,7 @@ class GoodwordApp(App[int]):
         read_only: bool | None = None,
         auto_refresh: bool = True,
         watch_terminal: bool = True,
+        own_process: bool = False,
     ) -> None:
         super().__init__()
         if "TEXTUAL_ANIMATIONS" not in os.environ:
@@ -400,6 +435,9 @@ class GoodwordApp(App[int]):
         self.read_only = settings.read_only if read_only is None else read_only
         self.auto_reads = auto_refresh
         self.watch_terminal = watch_terminal
+        self.own_process = own_process
+        self._frozen_sources: set[str] = set()  # sources whose first data has been frozen with the heap
+        self._panes: dict[str, Pane] = {}  # by id, as each mounts (panes live as long as the app; no DOM queries)
         self.paused = False
         self.findings: list[Finding] = []
         self.view: DashboardView | None = None
@@ -543,7 +581,10 @@ class GoodwordApp(App[int]):
     # -- read-only --------------------------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """The UI half of read-only: write actions are hidden and refused (the core refuses them too)."""
+        """The UI half of read-only: write actions are hidden and refused (the core refuses them too). `w` (a
+        priority key) types itself in a text field and on the why screen."""
+        if action == "why" and (isinstance(self.screen, WhyScreen) or isinstance(self.screen.focused, Input)):
+            return False
         return not (self.read_only and action in self.WRITE_ACTIONS)
 
     # -- refreshing ---------------------------------------------------------------------------------------------
@@ -579,6 +620,8 @@ class GoodwordApp(App[int]):
                     importlib.import_module(name)
                 except ImportError:
                     log.warning("could not import %s for %s", name, source)
+            if self.own_process:
+                freeze_heap()
 
     async def _refresh(self, source: str) -> None:
         result: SourceResult[Any] | None = None
@@ -593,6 +636,9 @@ class GoodwordApp(App[int]):
         self._schedule(source, result)
         self._maybe_start_deferred()
         await self.rebuild()
+        if self.own_process and result is not None and result.data is not None and source not in self._frozen_sources:
+            self._frozen_sources.add(source)  # its client, its modules and the rows now shown live on
+            freeze_heap()
 
     def _schedule(self, source: str, result: SourceResult[Any] | None) -> None:
         if result is None or result.error is not None:
@@ -635,6 +681,8 @@ class GoodwordApp(App[int]):
         except Exception as exc:
             log.error("findings analysis failed", exc_info=exc)
             findings, error = [], one_line(exc)
+        from goodword_tui.analysis.views import dashboard_view
+
         return findings, error, dashboard_view(snapshot, self.settings, findings)
 
     async def rebuild(self) -> None:
@@ -667,16 +715,19 @@ class GoodwordApp(App[int]):
         self.findings = findings
         self.analysis_error = error
         self.view = view
-        dashboard = self._dashboard()
+        panes = [pane for pane in self._panes.values() if pane.is_attached]
         with self.batch_update():
-            for pane in dashboard.query(Pane):
+            for pane in panes:
                 pane.show_view(view)
             loading = [s for s in SOURCE_NAMES if not self.monitor.loaded(s)]
-            dashboard.query_one(FindingsPane).show_summary(view.counts, loading, error)
+            findings_pane = self._panes.get("pane-findings")
+            if isinstance(findings_pane, FindingsPane):
+                findings_pane.show_summary(view.counts, loading, error)
             for source in SOURCE_NAMES:
                 self._show_status(source)
-            for section in dashboard.query(Section):
-                section.refresh_title()
+            for pane in panes:
+                for section in pane.sections():
+                    section.refresh_title()
             self._retitle_tabs()
             self.update_header()
             self.update_inspector()
@@ -696,6 +747,7 @@ class GoodwordApp(App[int]):
 
     def pane_ready(self, pane: Pane) -> None:
         """A pane mounted after the first frame catches up with what is already known."""
+        self._panes[pane.id or type(pane).__name__] = pane
         if pane.SOURCE in SOURCE_NAMES:
             self._show_status(pane.SOURCE)
         if self.view is not None:
@@ -708,12 +760,10 @@ class GoodwordApp(App[int]):
         tab = SOURCE_TAB.get(source)
         if tab is None:
             return
-        status = source_status(source, self.monitor.result(source), self.clock())
-        try:
-            pane = self._dashboard().query_one(f"#pane-{tab}", Pane)
-        except NoMatches:  # the pane is not mounted yet (first frame): its status is shown when it is
+        pane = self._panes.get(f"pane-{tab}")
+        if pane is None or not pane.is_attached:  # not mounted yet: its status is shown when it is
             return
-        pane.show_status(status, self._retry_text(source))
+        pane.show_status(source_status(source, self.monitor.result(source), self.clock()), self._retry_text(source))
 
     def _tick_ages(self) -> None:
         """Every 10 s: ages move on. Short forms (4s, 3m) keep the bytes written to an idle terminal low."""
@@ -808,7 +858,7 @@ class GoodwordApp(App[int]):
             return
         table = table or dashboard.focused_table()
         row = table.current_row() if table is not None else None
-        related = related_findings(row, self.findings) if row is not None else []
+        related = _related(row, self.findings) if row is not None else []
         pinned = self._pinned if self._pinned in related else None
         inspector.show(row, related, pinned)
 
@@ -865,7 +915,7 @@ class GoodwordApp(App[int]):
     def open_detail(self, row: Row) -> None:
         source = self._source_for(row)
         line = self.statuses()[source].line if source else ""
-        self.push_screen(DetailScreen(row, related_findings(row, self.findings), line))
+        self.push_screen(DetailScreen(row, _related(row, self.findings), line))
 
     def _source_for(self, row: Row) -> str | None:
         tab = None
@@ -925,9 +975,10 @@ class GoodwordApp(App[int]):
                 )
             else:
                 grouped[group] = KeyHelp(display, binding.description, binding.id or "", where, active.enabled)
-        # Ours (with ids, remappable) first, then Textual's own navigation keys.
+        # Ours (with ids, remappable) first, then Textual's own navigation keys; within a group in the order the
+        # bindings are declared (1 … 5 in tab order, not alphabetically by tab name).
         order = {"everywhere": 0, "screen": 1, "table": 2}
-        return sorted(grouped.values(), key=lambda r: (not r.binding_id, order.get(r.where, 3), r.description))
+        return sorted(grouped.values(), key=lambda r: (not r.binding_id, order.get(r.where, 3)))
 
     def _where(self, node: Any) -> str:
         if node is self:
@@ -967,6 +1018,10 @@ class GoodwordApp(App[int]):
                 from goodword_tui.changes.apply import ChangeContext
 
                 self._change_ctx = ChangeContext(self.change_settings, read_only=self.read_only)
+                from goodword_tui.changes.sqlmesh import use_reader
+                from goodword_tui.sqlmesh_actions import reader_of
+
+                use_reader(self._change_ctx, reader_of(self.monitor))  # SQLMesh changes on the dashboard's thread
             return self._change_ctx
 
     @property
@@ -982,6 +1037,21 @@ class GoodwordApp(App[int]):
                 ctx.close()
             except Exception as error:  # closing a session on a server that went away is best effort
                 log.warning("closing the change context failed: %s", one_line(error))
+        # The monitor's sessions (Snowflake's logs out over the network) are closed in a daemon thread given two
+        # seconds: a server that hangs must not hold the terminal after `q`.
+        closer = threading.Thread(target=self._close_monitor, name="close-monitor", daemon=True)
+        closer.start()
+        closer.join(CLOSE_WAIT_S)
+
+    def _close_monitor(self) -> None:
+        if "snowflake.connector" in sys.modules:
+            from goodword_tui.sources.snowflake import mute_session_goodbyes
+
+            mute_session_goodbyes()
+        try:
+            self.monitor.close()
+        except Exception as error:
+            log.warning("closing the sources failed: %s", one_line(error))
 
     def _reconcile(self) -> None:
         """At start: an intent journaled without a result (the last run died mid-change) is settled by re-reading."""
@@ -1028,7 +1098,7 @@ class GoodwordApp(App[int]):
             return None
         if isinstance(row.subject, Finding):
             return row.subject
-        related = [f for f in related_findings(row, self.findings) if f.fix is not None]
+        related = [f for f in _related(row, self.findings) if f.fix is not None]
         if self._pinned is not None and self._pinned in related:
             return self._pinned
         return related[0] if related else None
@@ -1038,7 +1108,11 @@ class GoodwordApp(App[int]):
             return
         finding = self._finding_for(row)
         if finding is None:
-            self.notify("Select a finding (or a row a finding is about) to fix", timeout=3)
+            about = sorted({f.code for f in _related(row, self.findings)}) if row is not None else []
+            if about:  # findings, but none with a fix: say so rather than "select a finding"
+                self.notify(f"No automatic fix for {', '.join(about)}: d shows the evidence and what to do", timeout=5)
+            else:
+                self.notify("Select a finding (or a row a finding is about) to fix", timeout=3)
             return
         if finding.fix is None:
             self.notify(f"{finding.code} has no automatic fix: {finding.message}", timeout=5)
@@ -1295,6 +1369,27 @@ class GoodwordApp(App[int]):
     async def action_quit(self) -> None:
         self.exit(0)
 
+    def action_help_quit(self) -> None:
+        """ctrl+c: Textual's own binding only said "press ctrl+q" (a key terminals may swallow for flow control).
+        Here it copies the selected text when there is some, and otherwise quits cleanly like `q`, except while
+        a change is being sent, whose result must be journaled."""
+        focused = self.focused
+        selected = focused.selected_text if isinstance(focused, Input) else self.screen.get_selected_text()
+        if selected:
+            self.copy_to_clipboard(selected)
+            self.notify(f"Copied {len(selected)} character(s) (ctrl+c again with nothing selected quits)", timeout=3)
+            return
+        if not self._change_lock.acquire(blocking=False):
+            self.notify(
+                "A change is being applied: wait for its result (it is journaled), then press q to quit.",
+                title="Not quitting yet",
+                severity="warning",
+                timeout=8,
+            )
+            return
+        self._change_lock.release()
+        self.exit(0)
+
     @property
     def command_palette_open(self) -> bool:
         return isinstance(self.screen, CommandPalette)
@@ -1304,7 +1399,9 @@ def run_dashboard(settings: Settings, *, read_only: bool | None = None) -> int:
     """Run the dashboard in this terminal until the user quits; returns the exit code."""
     path: Path | None = configure_logging()
     log.info("dashboard starting (log: %s)", path)
-    app = GoodwordApp(settings, read_only=read_only)
+    app = GoodwordApp(settings, read_only=read_only, own_process=True)
+    freeze_heap()  # the imports so far (Textual, pydantic, the analysis) live as long as the process
+    gc.set_threshold(*GC_THRESHOLDS)
     result = app.run()
     code = app.return_code if app.return_code is not None else (result or 0)
     return int(code or 0)

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import DataTable, Static
 from textual.widgets.data_table import CellDoesNotExist
 
-from goodword_tui.analysis.views import Row, SourceStatus, Table, Tone
+from goodword_tui.analysis.rows import Row, SourceStatus, Table, Tone
 from goodword_tui.model import Finding, Severity
 
 # Colours are a second channel only: every state is also a word or a mark (✓ ✗ !), so NO_COLOR loses nothing.
@@ -66,6 +68,7 @@ class KeyedTable(DataTable[Text]):
         self.status_column = -1
         self.loaded = False
         self.marks: set[str] = set()  # keys of marked rows; a mark outlives refreshes while its row exists
+        self.drawn_look: tuple[object, ...] = ()  # the look (Table.look) of the last table synced in
 
     def on_mount(self) -> None:
         self._show_placeholder(self.placeholder)
@@ -77,21 +80,55 @@ class KeyedTable(DataTable[Text]):
         before = [c.content_width for c in self.columns.values()]
         await super()._on_idle(event)
         if before != [c.content_width for c in self.columns.values()]:
-            self.notify_style_update()
+            super().notify_style_update()  # DataTable's own: drops every cached cell
             self.refresh()
+
+    def _on_resize(self, event: events.Resize) -> None:
+        """A pane shown again resizes its tables to the size they already had, and DataTable answers every
+        resize by bumping the counter its render caches are keyed by: each tab switch re-rendered every visible
+        cell. Only a real change of size gets through to it."""
+        if event.size == getattr(self, "_last_size", None):
+            event.prevent_default()
+        self._last_size = event.size
+
+    def notify_style_update(self) -> None:
+        """Textual re-applies CSS to every table under a node whose focus or classes change (a tab switch, a
+        focus move), and DataTable answers each time by dropping every rendered cell, so a tab switch
+        re-rendered every visible cell of every table. Its caches are keyed by the base style and the focus
+        state already: drop them only when what they do not see changed (the table's own rules, its pseudo
+        classes, which pick the cursor's component style, or the theme)."""
+        look = (self.app.theme, self.get_pseudo_class_state(), self.styles.get_render_rules())
+        if look == getattr(self, "_look", None):
+            Widget.notify_style_update(self)  # the widget's own style caches only
+            self.refresh()
+            return
+        self._look = look
+        super().notify_style_update()
 
     # -- data -----------------------------------------------------------------------------------------------
 
     def set_table(self, table: Table) -> None:
+        same_look = (
+            self.loaded
+            and bool(table.look)
+            and table.look == self.drawn_look
+            and (table.columns, table.title, table.empty, table.status_column)
+            == (self.columns_spec, self.title, self.empty_text, self.status_column)
+        )
         self.title = table.title
         self.empty_text = table.empty
         self.all_rows = table.rows
         self.marks &= {r.key for r in table.rows}  # a fixed finding's row is gone, and so is its mark
         self.status_column = table.status_column
         self.loaded = True
+        if same_look:  # nothing drawn changes: only the rows' subjects (details, fixes) are the newer ones
+            fresh = {r.key: r for r in table.rows}
+            self.shown = {key: fresh.get(key, row) for key, row in self.shown.items()}
+            return
         if table.columns != self.columns_spec:
             self._set_columns(table.columns)
         self._sync()
+        self.drawn_look = table.look
 
     def set_placeholder(self, text: str) -> None:
         """Before the first data: one muted line saying why there is nothing (loading, failed)."""
@@ -192,9 +229,11 @@ class KeyedTable(DataTable[Text]):
             cells[min(1, len(cells) - 1)] = note
             rows = [Row(EMPTY_KEY, tuple(cells), "muted")]
         desired = [r.key for r in rows]
+        wanted = set(desired)  # sets made once: a refresh of a 1,000-row table stays linear
         current = [str(k.value) for k in self._row_keys_in_order()]
-        gone = [k for k in current if k not in set(desired)]
-        kept = [k for k in current if k not in set(gone)]
+        gone = [k for k in current if k not in wanted]
+        leaving = set(gone)
+        kept = [k for k in current if k not in leaving]
         new = [k for k in desired if k not in self.shown]
         if kept + new != desired or len(self.columns_spec) == 0 or EMPTY_KEY in gone:
             # (The "nothing to show" line leaving: rebuild, so its width does not stay on the column.)
@@ -266,14 +305,17 @@ class Section(Vertical):
         super().__init__(id=id or f"section-{table_id}", classes="section")
         self.table_id = table_id
         self.base_title = title
+        # Held, not queried: every refresh reaches each section's table and title.
+        self._title = Static(title, classes="section-title")
+        self._table = KeyedTable(id=f"table-{table_id}")
 
     def compose(self) -> ComposeResult:
-        yield Static(self.base_title, classes="section-title")
-        yield KeyedTable(id=f"table-{self.table_id}")
+        yield self._title
+        yield self._table
 
     @property
     def table(self) -> KeyedTable:
-        return self.query_one(KeyedTable)
+        return self._table
 
     def set_table(self, table: Table) -> None:
         self.table.set_table(table)
@@ -291,7 +333,7 @@ class Section(Vertical):
                 title += f"  filter: {table.filter_text}"
             if table.marks:
                 title += f"  marked: {len(table.marks)} (F: fix them)"
-        set_text(self.query_one(".section-title", Static), Text(title, no_wrap=True, overflow="ellipsis"))
+        set_text(self._title, Text(title, no_wrap=True, overflow="ellipsis"))
 
 
 class SourceLine(Static):
@@ -350,6 +392,9 @@ class Inspector(Static):
                 text.append(f"\n  fix: {finding.fix.summary}", style="italic")
 
 
+KEYBAR_ESSENTIAL = frozenset({"help", "quit", "close"})  # actions the key bar shows at any width
+
+
 class KeyBar(Static):
     """The footer: the shown, enabled bindings of the focused chain ("r Refresh  / Filter ...").
 
@@ -367,24 +412,38 @@ class KeyBar(Static):
     def _bindings_changed(self, _screen: object) -> None:
         self.refresh_keys()
 
+    def on_resize(self, _event: events.Resize) -> None:
+        self.refresh_keys()
+
     def refresh_keys(self) -> None:
+        """As many keys as fit, in binding order; `? Help`, `q Quit` and `Close` always, last, so 80 columns
+        never cut them off (every key is in the help)."""
         if not self.is_attached:
             return
         app = self.app
         seen: set[str] = set()
-        text = Text(no_wrap=True, overflow="ellipsis")
+        optional: list[tuple[str, str]] = []
+        essential: list[tuple[str, str]] = []
         for active in self.screen.active_bindings.values():
             binding = active.binding
             if not binding.show or not active.enabled or binding.action in seen:
                 continue
             seen.add(binding.action)
+            item = (app.get_key_display(binding), binding.description)
+            (essential if binding.action in KEYBAR_ESSENTIAL else optional).append(item)
+        if app.ENABLE_COMMAND_PALETTE and app.COMMAND_PALETTE_BINDING:
+            optional.append(("^p", "palette"))
+        width = self.content_region.width or max(0, app.size.width - 2)
+
+        def length(items: list[tuple[str, str]]) -> int:
+            return sum(cell_len(f"{key} {description}") for key, description in items) + 2 * (len(items) - 1)
+
+        while optional and length(optional + essential) > width:
+            optional.pop()
+        text = Text(no_wrap=True, overflow="ellipsis")
+        for key, description in optional + essential:
             if text:
                 text.append("  ")
-            text.append(app.get_key_display(binding), style="bold")
-            text.append(f" {binding.description}")
-        palette = app.COMMAND_PALETTE_BINDING if app.ENABLE_COMMAND_PALETTE else ""
-        if palette:
-            text.append("  ")
-            text.append("^p", style="bold")
-            text.append(" palette")
+            text.append(key, style="bold")
+            text.append(f" {description}")
         set_text(self, text)

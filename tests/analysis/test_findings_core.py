@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
-from goodword_tui.analysis.findings import CODES, analyze, sort_key
+from goodword_tui.analysis.findings import CODES, analyze, cause_rank, sort_key
 from goodword_tui.analysis.sqlmesh import CODES as SQLMESH_CODES
 from goodword_tui.config import parse_settings
 from goodword_tui.model import (
@@ -114,7 +114,12 @@ def test_findings_are_sorted_critical_first_then_area_and_code() -> None:
     assert findings[0].severity is Severity.CRITICAL and findings[-1].severity is Severity.INFO
     for a, b in itertools.pairwise(findings):
         if a.severity == b.severity:
-            assert (a.area.value, a.code, a.resource) <= (b.area.value, b.code, b.resource)
+            assert (cause_rank(a.code), a.area.value, a.code, a.resource) <= (
+                cause_rank(b.code),
+                b.area.value,
+                b.code,
+                b.resource,
+            )
 
 
 def test_analysis_is_deterministic_whatever_the_input_order() -> None:

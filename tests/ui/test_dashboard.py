@@ -130,7 +130,7 @@ async def test_findings_are_worst_first_and_enter_jumps_to_the_route_table() -> 
         await settled(pilot)
         findings = table(app, "findings")
         severities = [row.cells[0] for row in findings.all_rows]
-        assert severities == sorted(severities, key=["CRIT", "WARN", "info"].index)
+        assert severities == sorted(severities, key=["CRIT", "WARN", "INFO"].index)
         first = findings.current_row()
         assert first is not None and first.cells[0] == "CRIT"
         route_finding = next(r for r in findings.all_rows if r.subject.code == "NET_ROUTE_MISSING")

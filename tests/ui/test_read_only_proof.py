@@ -81,9 +81,11 @@ def keys_of(app: GoodwordApp, scope: str = "all") -> list[str]:
     on_rows = [b for cls in ROW_CLASSES for b in cls.BINDINGS if isinstance(b, Binding)]
     chosen = {"all": [*declared, *active], "modal": [*active, *writes], "row": [*on_rows, *writes]}[scope]
     ending = set(split_keys(b for b in active if b.action in SKIPPED_ACTIONS))
-    ending |= set(split_keys(b for b in app.BINDINGS if isinstance(b, Binding) and b.action in SKIPPED_ACTIONS))
+    app_bindings = [b for bound in app._bindings.key_to_bindings.values() for b in bound]  # Textual's own too
+    ending |= set(split_keys(b for b in app_bindings if b.action in SKIPPED_ACTIONS))  # ctrl+c quits
     if not isinstance(app.screen, Dashboard):
         ending -= set(split_keys(b for b in active if b.action not in SKIPPED_ACTIONS))  # `q` closes a modal
+    ending |= set(split_keys(b for b in app_bindings if b.priority and b.action in SKIPPED_ACTIONS))  # win anyway
     keys = [k for k in dict.fromkeys(split_keys(chosen)) if k not in ending]
     return sorted(keys, key=lambda k: k in LEAVING)
 
@@ -342,7 +344,7 @@ async def test_read_only_dashboard_sends_no_write_whatever_is_pressed(
         aws_sandbox.stop_recording()
 
     # What was exercised.
-    assert ex.presses > 250, ex.presses
+    assert ex.presses >= 240, ex.presses  # ctrl+c quits (like q), so it is no longer pressed on every table
     assert {"DetailScreen", "HelpScreen", "WhyScreen", "JournalScreen", "ChangeScreen", "CommandPalette"} <= (
         ex.screens_seen
     ), ex.screens_seen

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual.containers import Vertical
 
-from goodword_tui.analysis.views import DashboardView, SourceStatus, Table
+from goodword_tui.analysis.rows import SourceStatus, Table
 from goodword_tui.ui.widgets import KeyedTable, Section, SourceLine
+
+if TYPE_CHECKING:  # the views module brings the whole analysis: the first frame does not wait for it
+    from goodword_tui.analysis.views import DashboardView
 
 
 class Pane(Vertical):
@@ -25,7 +28,14 @@ class Pane(Vertical):
             ready(self)
 
     def sections(self) -> list[Section]:
-        return list(self.query(Section))
+        """The pane's sections, found once: they are composed with the pane and never change, and a DOM query
+        per table on every refresh costs the event loop milliseconds on the big panes."""
+        found: list[Section] | None = getattr(self, "_sections", None)
+        if found is None:
+            found = list(self.query(Section))
+            if found and self.is_mounted:  # composed and mounted: the list is complete
+                self._sections = found
+        return found
 
     def tables(self) -> list[KeyedTable]:
         return [s.table for s in self.sections()]

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import Static
 
-from goodword_tui.analysis.views import DashboardView
 from goodword_tui.ui.panes.base import Pane
 from goodword_tui.ui.widgets import Section, set_text
+
+if TYPE_CHECKING:
+    from goodword_tui.analysis.views import DashboardView
 
 
 class FindingsPane(Pane):
@@ -29,7 +33,7 @@ class FindingsPane(Pane):
             parts = [
                 (f"{counts.get('CRIT', 0)} critical", "bold red" if counts.get("CRIT") else ""),
                 (f"{counts.get('WARN', 0)} warnings", "yellow" if counts.get("WARN") else ""),
-                (f"{counts.get('info', 0)} info", ""),
+                (f"{counts.get('INFO', 0)} info", ""),
             ]
             for index, (part, style) in enumerate(parts):
                 if index:

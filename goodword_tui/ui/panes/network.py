@@ -3,12 +3,16 @@ the instances and the addresses traffic leaves from."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 
-from goodword_tui.analysis.views import DashboardView
 from goodword_tui.ui.panes.base import Pane
 from goodword_tui.ui.widgets import Section, SourceLine
+
+if TYPE_CHECKING:
+    from goodword_tui.analysis.views import DashboardView
 
 NETWORK_SECTIONS = (
     ("vpcs", "VPCs"),

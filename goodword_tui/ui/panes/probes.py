@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.app import ComposeResult
 
-from goodword_tui.analysis.views import DashboardView
 from goodword_tui.ui.panes.base import Pane
 from goodword_tui.ui.widgets import Section, SourceLine
+
+if TYPE_CHECKING:
+    from goodword_tui.analysis.views import DashboardView
 
 
 class ProbesPane(Pane):

@@ -4,22 +4,27 @@ through the change preview)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from goodword_tui.analysis.views import DashboardView
 from goodword_tui.ui.panes.base import Pane
 from goodword_tui.ui.widgets import TONE_STYLE, Section, SourceLine, set_text
+
+if TYPE_CHECKING:
+    from goodword_tui.analysis.views import DashboardView
 
 
 class SnowflakePane(Pane):
     SOURCE = "snowflake"
 
     BINDINGS = [
-        Binding("a", "add_entry", "Add an allowed entry", show=False, id="add-entry"),
+        # Priority: the form is pushed before the next key is routed; EntryScreen hands that key to its field.
+        Binding("a", "add_entry", "Add an allowed entry", show=False, id="add-entry", priority=True),
         Binding("x", "remove_entry", "Remove the selected entry", show=False, id="remove-entry"),
     ]
 

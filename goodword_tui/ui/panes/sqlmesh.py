@@ -2,12 +2,13 @@
 intervals, fresh or stale, local changes), the last unit tests and audits. Enter on a model opens its details,
 Enter on an environment selects it (`v` cycles); `t` runs the unit tests, `a` the audits of the
 environment's models, `p` previews a plan (all three read-only);
-`u` runs the missing intervals (writes: hidden and refused in read-only mode)."""
+`u` runs the missing intervals. A plan's apply and a run are Changes (changes/sqlmesh.py): reviewed, given a
+reason, journaled and verified like every change; hidden here and refused below the UI in read-only mode."""
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import on
@@ -16,12 +17,13 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from goodword_tui.analysis.sqlmesh_views import next_environment, sqlmesh_view
-from goodword_tui.analysis.views import DashboardView
 from goodword_tui.model import SourceResult, SqlMeshModelStatus, SqlMeshStatus
 from goodword_tui.ui.guard import guarded, one_line
 from goodword_tui.ui.panes.base import Pane
 from goodword_tui.ui.widgets import TONE_STYLE, KeyedTable, Section, SourceLine, set_text
+
+if TYPE_CHECKING:  # both bring the analysis (views): imported when first needed, after the first frame
+    from goodword_tui.analysis.views import DashboardView
 
 # Actions that write to the warehouse or the state. The app's WRITE_ACTIONS should list them too (see the report);
 # until then the pane refuses them itself in read-only mode.
@@ -101,6 +103,8 @@ class SqlMeshPane(Pane):
 
     def render_status(self, status: SqlMeshStatus) -> None:
         self.status = status
+        from goodword_tui.analysis.sqlmesh_views import sqlmesh_view
+
         built = sqlmesh_view(status, self.selected)
         text = Text(no_wrap=False)
         for index, (line, tone) in enumerate(built.summary):
@@ -153,6 +157,8 @@ class SqlMeshPane(Pane):
         if not names:
             self.notify("No SQLMesh environments in state", timeout=3)
             return
+        from goodword_tui.analysis.sqlmesh_views import next_environment
+
         self.select_environment(next_environment(names, self.selected))
 
     @on(KeyedTable.Opened)

@@ -37,6 +37,8 @@ Outcome = Any  # ApplyResult | BatchResult | Exception (an unexpected error, sho
 DIFF_STYLE = {"+": "green", "-": "red", " ": "dim"}
 STATUS_WORDS = {
     "applied": ("APPLIED ✓", "bold green"),
+    "already_done": ("ALREADY DONE ✓", "bold green"),
+    "unknown": ("OUTCOME UNKNOWN ?", "bold yellow"),
     "verify_failed": ("SENT, NOT VERIFIED ✗", "bold red"),
     "failed": ("FAILED ✗", "bold red"),
     "refused": ("REFUSED ✗", "bold red"),

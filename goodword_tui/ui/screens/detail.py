@@ -14,7 +14,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from goodword_tui.analysis.views import Row
+from goodword_tui.analysis.rows import Row
 from goodword_tui.model import Finding, to_jsonable
 from goodword_tui.ui.guard import guarded
 from goodword_tui.ui.widgets import SEVERITY_STYLE, KeyBar

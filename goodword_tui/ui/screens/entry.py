@@ -14,19 +14,20 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
 from goodword_tui.changes.base import Change
 from goodword_tui.changes.inputs import InputError
 from goodword_tui.ui.guard import guarded
+from goodword_tui.ui.screens.typeahead import TypeAheadScreen
 from goodword_tui.ui.widgets import KeyBar
 
 Planner = Callable[[str, str], Change]  # (entry, label) → the planned change, or InputError
 
 
-class EntryScreen(ModalScreen[Change | None]):
-    """Returns the planned Change (the caller previews it) or None when cancelled."""
+class EntryScreen(TypeAheadScreen[Change | None]):
+    """Returns the planned Change (the caller previews it) or None when cancelled. Keys typed right after `a`
+    land in the entry field (TypeAheadScreen)."""
 
     AUTO_FOCUS = "#entry-cidr"
     BINDINGS = [Binding("escape", "close", "Cancel", id="entry-close")]

@@ -34,7 +34,13 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="help-box", classes="modal-box"):
-            yield Static(Text("Keys (live: remapped keys and the current mode are reflected)", style="bold"))
+            yield Static(
+                Text.assemble(
+                    ("Keys (live: remapped keys and the current mode are reflected)", "bold"),
+                    ("\n↑ ↓ PgUp PgDn End scroll · Esc, q or ? closes", "dim"),
+                ),
+                classes="modal-title",
+            )
             with VerticalScroll(id="help-body"):
                 yield Static(self._table(), id="help-table")
                 if self.notes:
@@ -44,7 +50,7 @@ class HelpScreen(ModalScreen[None]):
         table = RichTable(box=None, padding=(0, 1), show_edge=False)
         table.add_column("Key", no_wrap=True, style="bold")
         table.add_column("Does")
-        table.add_column(Text("Id (remap in [platform.bindings])"), style="dim", no_wrap=True)
+        table.add_column(Text("Id (to remap)"), style="dim", no_wrap=True)  # the notes say how
         table.add_column("Where", style="dim", no_wrap=True)
         for item in self.keys:
             description = item.description if item.enabled else f"{item.description} (unavailable now)"

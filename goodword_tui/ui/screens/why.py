@@ -6,55 +6,44 @@ Two addresses (`SOURCE DEST`, optionally `tcp/443`) → `reach.reach` over the A
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from goodword_tui.config import Settings
 from goodword_tui.model import Snapshot
 from goodword_tui.ui.guard import guarded, one_line
-
-PROTOCOL_PORT = re.compile(r"^(tcp|udp|icmp|all)(?:/(\d{1,5}))?$", re.IGNORECASE)
+from goodword_tui.ui.screens.typeahead import TypeAheadScreen
+from goodword_tui.ui.widgets import KeyBar
 
 
 def explain(query: str, snapshot: Snapshot, settings: Settings) -> Text:
     """The answer for what was typed, as styled text (pure: no I/O, no Textual state)."""
     from goodword_tui.analysis.baseline import label_for_ip
-    from goodword_tui.analysis.policy import parse_address
-    from goodword_tui.analysis.reach import reach, why
+    from goodword_tui.analysis.reach import QueryError, explain_why_labelled, label_entries, parse_query, reach
 
-    words = query.replace(",", " ").replace("->", " ").replace("→", " ").split()
-    protocol, port = "tcp", None
-    if words and (match := PROTOCOL_PORT.match(words[-1])):
-        protocol = "-1" if match.group(1).lower() == "all" else match.group(1).lower()
-        port = int(match.group(2)) if match.group(2) else None
-        words = words[:-1]
     text = Text()
-    if not words or len(words) > 2:
-        text.append("Type one address (why does Snowflake admit or refuse it?) or two: SOURCE DEST [tcp/443]", "dim")
-        return text
-    bad = [w for w in words if parse_address(w) is None]
-    if bad:
-        text.append(f"Not an IP address: {', '.join(bad)}", style="bold red")
+    try:
+        asked = parse_query(query)
+    except QueryError as error:
+        text.append(error.message, style="bold red")
         return text
 
-    if len(words) == 1:
-        ip = words[0]
+    if len(asked.addresses) == 1:
+        ip = asked.addresses[0]
         state = snapshot.snowflake.data
         if state is None:
             text.append("Snowflake data is not loaded yet; try again when the Snowflake tab has data.", "yellow")
             return text
-        verdict = why(ip, state)
+        verdict, explanation = explain_why_labelled(ip, state, settings)
         label = label_for_ip(settings, ip)
         text.append("ADMITTED" if verdict.allowed else "REFUSED", style="bold green" if verdict.allowed else "bold red")
         text.append(f"  {ip}" + (f" ({label})" if label else "") + "\n\n")
-        text.append(verdict.explain())
+        text.append(explanation.removeprefix("ADMITTED: ").removeprefix("REFUSED: "))  # said once, above
         if snapshot.snowflake.stale_since is not None:
             text.append("\n\nNote: the Snowflake data is stale (its last read failed).", style="yellow")
         return text
@@ -63,23 +52,33 @@ def explain(query: str, snapshot: Snapshot, settings: Settings) -> Text:
     if aws is None:
         text.append("AWS data is not loaded yet; try again when the Network tab has data.", "yellow")
         return text
-    path = reach(words[0], words[1], aws, settings, protocol=protocol, port=port)
+    source, dest = asked.addresses
+    path = reach(source, dest, aws, settings, protocol=asked.protocol, port=asked.port)
     text.append("REACHABLE" if path.ok else "NOT REACHABLE", style="bold green" if path.ok else "bold red")
     text.append("\n\n")
     for index, line in enumerate(path.lines()):
         broken = "[ broken]" in line
-        text.append(line + "\n", style="bold red" if broken else ("bold" if index == 0 else ""))
+        style = "bold red" if broken else ("bold" if index == 0 else "")
+        text.append(label_entries(line, settings) + "\n", style=style)
     text.append("\nNetwork ACLs are not part of the snapshot and were not checked.", style="dim")
     if snapshot.aws.stale_since is not None:
         text.append("\nNote: the AWS data is stale (its last read failed).", style="yellow")
     return text
 
 
-class WhyScreen(ModalScreen[None]):
-    """Ask, read the answer, ask again; Escape closes."""
+class WhyScreen(TypeAheadScreen[None]):
+    """Ask, read the answer, ask again; Escape closes. The answer scrolls (arrows, PgUp/PgDn) while the field
+    keeps the focus, so a long explanation is readable at 80x24 without leaving the field."""
 
     AUTO_FOCUS = "Input"
-    BINDINGS = [Binding("escape", "close", "Close", id="why-close")]
+    TYPE_AHEAD_ALWAYS = True  # the answer is read-only: whatever is typed is a new question
+    BINDINGS = [
+        Binding("escape", "close", "Close", id="why-close"),
+        Binding("down", "scroll_answer(1)", "Scroll down", show=False, id="why-scroll-down"),
+        Binding("up", "scroll_answer(-1)", "Scroll up", show=False, id="why-scroll-up"),
+        Binding("pagedown", "page_answer(1)", "Page", show=False, id="why-page-down"),
+        Binding("pageup", "page_answer(-1)", "Page up", show=False, id="why-page-up"),
+    ]
 
     def __init__(self, snapshot: Callable[[], Snapshot], settings: Settings, initial: str = "") -> None:
         super().__init__()
@@ -90,12 +89,16 @@ class WhyScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="why-box", classes="modal-box"):
             yield Static(
-                Text("Why / reach — one address: Snowflake's verdict; two: SOURCE DEST [tcp/443]", style="bold"),
+                Text.assemble(
+                    ("Why / reach — one address: Snowflake's verdict; two: SOURCE DEST [tcp/443]", "bold"),
+                    ("\nEnter asks · ↑ ↓ PgUp PgDn scroll the answer · Esc closes", "dim"),
+                ),
                 classes="modal-title",
             )
             yield Input(value=self.initial, placeholder="e.g. 3.14.201.56   or   172.22.2.106 172.20.0.91 tcp/22")
-            with VerticalScroll(id="why-body", can_focus=False):
+            with VerticalScroll(id="why-body"):
                 yield Static("", id="why-result")
+            yield KeyBar()
 
     def on_mount(self) -> None:
         if self.initial:
@@ -114,6 +117,15 @@ class WhyScreen(ModalScreen[None]):
             log.error("why/reach failed for %r", query, exc_info=error)
             result = Text(f"Could not explain this: {one_line(error)}", style="bold red")
         self.query_one("#why-result", Static).update(result)
+        self.query_one("#why-body", VerticalScroll).scroll_home(animate=False)
+
+    def action_scroll_answer(self, lines: int) -> None:
+        body = self.query_one("#why-body", VerticalScroll)
+        body.scroll_relative(y=lines, animate=False)
+
+    def action_page_answer(self, pages: int) -> None:
+        body = self.query_one("#why-body", VerticalScroll)
+        body.scroll_relative(y=pages * max(1, body.scrollable_content_region.height - 1), animate=False)
 
     def action_close(self) -> None:
         self.dismiss(None)
