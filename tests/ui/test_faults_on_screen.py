@@ -1,0 +1,90 @@
+"""Issue 6 on screen: with a fault between the dashboard and AWS or Snowflake, the failed source shows its last
+good data marked stale with the error, the rest of the screen keeps working and keys answer; when the fault
+clears, the next read brings the source back by itself.
+
+The dashboard runs over the sandbox behind its fault proxies (real sources, real clients); the PostgreSQL state
+faults are asserted at the source level (tests/sources/test_source_faults.py) because these dashboards leave
+SQLMesh out.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from goodword_tui.config import load_settings
+from goodword_tui.sandbox.platform import SandboxPlatform
+from goodword_tui.ui.widgets import SourceLine
+from tests.fixtures.platform import FAST_AWS, FAST_SNOWFLAKE, with_timeouts
+from tests.ui.conftest import until
+from tests.ui.sandbox import REFRESH_TIMEOUT_S, dashboard
+from tests.ui.test_dashboard import header, table, text_of
+
+KEY_ANSWER_S = 2.0  # a key must be handled while the failing read runs (a frozen screen would take the read's time)
+
+
+@pytest.fixture(scope="module")
+def loaded(faulty_platform: SandboxPlatform) -> SandboxPlatform:
+    faulty_platform.load("handoff")
+    return faulty_platform
+
+
+@pytest.fixture
+def platform(loaded: SandboxPlatform, healthy_after: SandboxPlatform, isolated_aws_env: Path) -> SandboxPlatform:
+    return loaded
+
+
+@pytest.mark.parametrize(
+    ("target", "kind", "label", "error_text"),
+    [
+        ("aws", "expired-token", "AWS", "ExpiredToken"),
+        ("aws", "throttle", "AWS", "throttled"),
+        ("aws", "http-503", "AWS", "503"),
+        ("aws", "hang", "AWS", "timed out"),
+        ("snowflake", "http-503", "Snowflake", "503"),
+        ("snowflake", "reset", "Snowflake", ""),
+        ("snowflake", "hang", "Snowflake", ""),
+    ],
+)
+async def test_a_fault_shows_stale_data_keys_answer_and_the_source_recovers(
+    platform: SandboxPlatform, target: str, kind: str, label: str, error_text: str
+) -> None:
+    settings = with_timeouts(load_settings(platform.config_path), aws=FAST_AWS, snowflake=FAST_SNOWFLAKE)
+    async with dashboard(settings) as (app, pilot):
+        tab, pane, table_id = (
+            ("2", "#pane-network", "route_tables") if target == "aws" else ("3", "#pane-snowflake", "entries")
+        )
+        await pilot.press(tab)
+        rows_before = len(table(app, table_id).all_rows)
+        assert rows_before > 0
+        reads = app.refresh_count[target]
+
+        platform.faults[target].set(kind)
+        await pilot.press("r")
+        # While the failing read runs (a hang takes its whole timeout), the screen answers keys.
+        started = time.monotonic()
+        await pilot.press("1")
+        await pilot.press(tab)
+        assert time.monotonic() - started < KEY_ANSWER_S, "keys waited for the failing read"
+
+        await until(pilot, lambda: app.refresh_count[target] > reads, REFRESH_TIMEOUT_S, f"the faulted {target} read")
+        await pilot.pause()
+        line = text_of(app.screen_stack[0].query_one(f"{pane} SourceLine", SourceLine))
+        assert f"{label} FAILED" in line and "STALE" in line, line
+        assert error_text in line, line
+        assert "Traceback" not in line
+        assert "✗ STALE" in header(app)
+        assert len(table(app, table_id).all_rows) == rows_before, "the last good data stays on screen"
+        other = "snowflake" if target == "aws" else "aws"
+        assert app.monitor.result(other) is not None and app.monitor.result(other).error is None
+
+        platform.faults[target].clear()
+        reads = app.refresh_count[target]
+        await pilot.press("r")
+        await until(pilot, lambda: app.refresh_count[target] > reads, REFRESH_TIMEOUT_S, f"the {target} read after")
+        await pilot.pause()
+        line = text_of(app.screen_stack[0].query_one(f"{pane} SourceLine", SourceLine))
+        assert "FAILED" not in line and "STALE" not in line, line
+        assert "✗" not in header(app)
