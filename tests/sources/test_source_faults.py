@@ -24,16 +24,9 @@ from tests.fixtures.platform import FAST_AWS, FAST_SNOWFLAKE, with_timeouts
 PROFILE_HINT = f"aws sso login --profile {AWS_PROFILE}"
 
 
-@pytest.fixture(scope="module")
-def loaded(faulty_platform: SandboxPlatform) -> SandboxPlatform:
-    faulty_platform.load("handoff")
-    return faulty_platform
-
-
 @pytest.fixture
-def platform(loaded: SandboxPlatform, healthy_after: SandboxPlatform, isolated_aws_env: Path) -> SandboxPlatform:
-    """The hand-off behind fault proxies, no AWS settings from the machine, every fault cleared afterwards."""
-    return loaded
+def platform(handoff_behind_faults: SandboxPlatform) -> SandboxPlatform:
+    return handoff_behind_faults
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ SQLMesh out.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 
@@ -25,15 +24,9 @@ from tests.ui.test_dashboard import header, table, text_of
 KEY_ANSWER_S = 2.0  # a key must be handled while the failing read runs (a frozen screen would take the read's time)
 
 
-@pytest.fixture(scope="module")
-def loaded(faulty_platform: SandboxPlatform) -> SandboxPlatform:
-    faulty_platform.load("handoff")
-    return faulty_platform
-
-
 @pytest.fixture
-def platform(loaded: SandboxPlatform, healthy_after: SandboxPlatform, isolated_aws_env: Path) -> SandboxPlatform:
-    return loaded
+def platform(handoff_behind_faults: SandboxPlatform) -> SandboxPlatform:
+    return handoff_behind_faults
 
 
 @pytest.mark.parametrize(
