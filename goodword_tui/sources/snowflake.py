@@ -294,8 +294,10 @@ def check_read_only(sql: str) -> None:
 # The gateway
 
 # Codes after which the session is gone and a fresh login may work: 390104 "must login again",
-# 390112 session expired, 390114 authentication token expired; 290401 is the connector's HTTP 401.
-SESSION_GONE_CODES = frozenset({390104, 390112, 390114, 290401})
+# 390112 session expired, 390114 authentication token expired; 290401 is the connector's HTTP 401; 250002
+# "Connection is closed" is raised before sending, by a statement that ran concurrently with the one that found the
+# token gone (the connector closed the connection under it), so a fresh login and one more try are safe.
+SESSION_GONE_CODES = frozenset({390104, 390112, 390114, 290401, 250002})
 
 
 @dataclass(frozen=True)

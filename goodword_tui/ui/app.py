@@ -812,6 +812,13 @@ class GoodwordApp(App[int]):
             profile = f" ({self.settings.aws.profile})" if self.settings.aws.profile else ""
             text.append(f" AWS {self.settings.aws.region}{profile} ")
         self._status(text, statuses["aws"])
+        text.append(" │ ")
+        if self.paused:
+            text.append("PAUSED", style="bold reverse")
+        elif not self.auto_reads:
+            text.append("manual")
+        else:
+            text.append(f"auto {self.interval:.0f}s")
         text.append("\n ")
         sf = self.monitor.result("snowflake")
         state = sf.data if sf is not None else None
@@ -822,13 +829,8 @@ class GoodwordApp(App[int]):
         self._status(text, statuses["snowflake"])
         text.append(" │ probes ")
         self._status(text, statuses["probes"])
-        text.append(" │ ")
-        if self.paused:
-            text.append("PAUSED", style="bold reverse")
-        elif not self.auto_reads:
-            text.append("manual")
-        else:
-            text.append(f"auto {self.interval:.0f}s")
+        text.append(" │ sqlmesh ")
+        self._status(text, statuses["sqlmesh"])
         if self.view is not None:
             counts = self.view.counts
             text.append(" │ ")
