@@ -14,7 +14,14 @@ import stat
 from collections.abc import Callable
 from pathlib import Path
 
-from goodword_tui.changes.apply import ApplyStatus, ChangeContext, apply_change, plan_undo, reconcile_pending
+from goodword_tui.changes.apply import (
+    ApplyResult,
+    ApplyStatus,
+    ChangeContext,
+    apply_change,
+    plan_undo,
+    reconcile_pending,
+)
 from goodword_tui.changes.base import Change, change_from_fix
 from goodword_tui.changes.inputs import InputError
 from goodword_tui.config import Settings
@@ -48,6 +55,15 @@ def sent(sandbox: AwsSandbox, action: str) -> int:
     return sum(1 for r in sandbox.recorded_requests() if r.action == action)
 
 
+def apply_counting_creates(change: Change, ctx: ChangeContext, sandbox: AwsSandbox) -> tuple[ApplyResult, int]:
+    """Apply with moto's recorder on: the result, and how many CreateRoute requests reached the server."""
+    sandbox.start_recording()
+    try:
+        return apply_change(change, ctx, reason="INC-7"), sent(sandbox, "CreateRoute")
+    finally:
+        sandbox.stop_recording()
+
+
 def alters(sandbox: SnowflakeSandbox) -> int:
     return sum(1 for s in sandbox.statements() if s.sql.lstrip().upper().startswith("ALTER NETWORK POLICY"))
 
@@ -73,12 +89,7 @@ def test_an_aws_write_that_never_arrives_is_unknown_then_failed_and_not_re_sent(
     s, change, table_id = missing_route(scene)
     ctx = contexts(proxies.route(s.settings, tmp_path), verify_timeout_s=VERIFY_S)
     proxies.aws.fail_next("drop", CREATE_ROUTE)
-    aws_sandbox.start_recording()
-    try:
-        result = apply_change(change, ctx, reason="INC-7")
-        creates = sent(aws_sandbox, "CreateRoute")
-    finally:
-        aws_sandbox.stop_recording()
+    result, creates = apply_counting_creates(change, ctx, aws_sandbox)
 
     assert result.status is ApplyStatus.FAILED, result.message
     assert "timeout" in result.error.lower() and "it did not take" in result.message
@@ -100,12 +111,7 @@ def test_an_aws_write_applied_but_answered_too_late_is_unknown_then_applied(
     s, change, table_id = missing_route(scene)
     ctx = contexts(proxies.route(s.settings, tmp_path), verify_timeout_s=VERIFY_S)
     proxies.aws.fail_next("late-answer", CREATE_ROUTE, hold_s=5)
-    aws_sandbox.start_recording()
-    try:
-        result = apply_change(change, ctx, reason="INC-7")
-        creates = sent(aws_sandbox, "CreateRoute")
-    finally:
-        aws_sandbox.stop_recording()
+    result, creates = apply_counting_creates(change, ctx, aws_sandbox)
 
     assert result.status is ApplyStatus.APPLIED, result.message
     assert "the re-read shows it took" in result.message and "timeout" in result.error.lower()
@@ -123,12 +129,7 @@ def test_an_aws_write_reset_after_the_server_applied_it_is_unknown_then_applied(
     s, change, table_id = missing_route(scene)
     ctx = contexts(proxies.route(s.settings, tmp_path), verify_timeout_s=VERIFY_S)
     proxies.aws.fail_next("reset-after", CREATE_ROUTE)
-    aws_sandbox.start_recording()
-    try:
-        result = apply_change(change, ctx, reason="INC-7")
-        creates = sent(aws_sandbox, "CreateRoute")
-    finally:
-        aws_sandbox.stop_recording()
+    result, creates = apply_counting_creates(change, ctx, aws_sandbox)
 
     assert result.status is ApplyStatus.APPLIED, result.message
     assert "Connection" in result.error  # botocore's ConnectionClosedError: the client never saw the answer
