@@ -11,7 +11,11 @@ At the end every fault is cleared and each source must come back by itself. Prin
 - `crashes` (must be 0): the app ended, or our own code logged an error (a worker or callback that raised)
 - `stuck_workers` (must be 0): sources with no successful read within `--recover` seconds after the last clear
 - `key_latency_ms`: pilot key press → handled and the screen idle again, p50/p95/max (target p95 <= 50 ms)
-- `rss_mb`: at start (every source loaded, after a warm-up) and at the end, and the growth (must stay under 10 %)
+- `rss_mb`: at start (every source loaded, after a warm-up) and at the end, and the growth (must stay under 10 %);
+  `reader_rss_mb`: the same for the child process that reads the sources, and how often it was restarted
+
+The dashboard is built as `goodword-tui` builds it (`ui.app.dashboard_app`: reads in a child process, heap
+frozen); `GOODWORD_TUI_READER=inline` reads in this process instead, for comparison.
 
 Run: `python bench/soak.py [--minutes 10] [--refresh 3] [--seed 1]`.
 """
@@ -49,8 +53,10 @@ SOURCES = ("aws", "snowflake", "probes", "sqlmesh")
 KEYS = ("down", "down", "up", "2", "3", "1", "down", "up")
 
 
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
+def rss_mb(pid: int | str | None = "self") -> float:
+    if pid is None:
+        return float("nan")
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return round(int(line.split()[1]) / 1024, 1)
     return float("nan")
@@ -72,13 +78,17 @@ def soak_settings(config_path: Path, refresh_s: float) -> Any:
 
 
 async def soak(args: argparse.Namespace, state_dir: Path, config_path: Path) -> dict[str, Any]:
-    from goodword_tui.ui.app import GoodwordApp
-    from goodword_tui.ui.guard import configure_logging
+    from goodword_tui.logs import configure_logging
+    from goodword_tui.reader import ReaderProcess, reads_in_process
+    from goodword_tui.ui.app import dashboard_app
 
     log_file = configure_logging()
     rng = random.Random(args.seed)
     settings = soak_settings(config_path, args.refresh)
-    app = GoodwordApp(settings, watch_terminal=False)
+    reader = None if reads_in_process() else ReaderProcess(settings)
+    if reader is not None:
+        reader.start()
+    app = dashboard_app(settings, reader=reader, watch_terminal=False)
     latencies: list[float] = []
     episodes: list[dict[str, Any]] = []
     started = time.monotonic()
@@ -90,7 +100,7 @@ async def soak(args: argparse.Namespace, state_dir: Path, config_path: Path) -> 
         while time.monotonic() < warm_until:
             await pilot.press(KEYS[int(time.monotonic() * 10) % len(KEYS)])
             await pilot.pause(0.3)
-        rss_start = rss_mb()
+        rss_start, reader_start = rss_mb(), rss_mb(reader.pid if reader else None)
         deadline = time.monotonic() + args.minutes * 60
         active: tuple[str, str] | None = None
         switch_at = time.monotonic() + rng.uniform(5, 15)
@@ -135,7 +145,7 @@ async def soak(args: argparse.Namespace, state_dir: Path, config_path: Path) -> 
             await pilot.pause(0.5)
         stuck = [s for s in SOURCES if not recovered(s)]
         refreshes = dict(app.refresh_count)
-        rss_end = rss_mb()
+        rss_end, reader_end = rss_mb(), rss_mb(reader.pid if reader else None)
         await pilot.press("q")
     log_text = log_file.read_text() if log_file is not None and log_file.exists() else ""
     # A crash is the app ending, or an error our own code logged (a worker or callback that raised, an unhandled
@@ -167,6 +177,11 @@ async def soak(args: argparse.Namespace, state_dir: Path, config_path: Path) -> 
             "end": rss_end,
             "growth_pct": round((rss_end - rss_start) * 100 / rss_start, 1),
         },
+        "reader_rss_mb": {  # the child that reads the sources (restarts, if any, start it afresh)
+            "start": reader_start,
+            "end": reader_end,
+            "restarts": (reader.started - 1) if reader else 0,
+        },
         "log": log_text,
         "targets": {"crashes": 0, "stuck_workers": 0, "key_p95_ms": 50, "rss_growth_pct": 10},
     }
@@ -186,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["GOODWORD_TUI_LOG"] = str(Path(tmp) / "dashboard.log")
         sandbox = SandboxProcess(args.scenario, state_dir)
         try:
+            sandbox.wait_ready()  # its SQLMesh build is the sandbox's start-up, not the soak
             report = asyncio.run(soak(args, state_dir, sandbox.config_path))
         finally:
             sandbox.stop()

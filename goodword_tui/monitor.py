@@ -16,6 +16,7 @@ from goodword_tui.model import Finding, Snapshot, SourceResult
 from goodword_tui.sources import keep_last_good
 
 Fetcher = Callable[[Settings], Awaitable[SourceResult[Any]]]
+FetcherFactory = Callable[[Settings], tuple[dict[str, Fetcher], Callable[[], None]]]
 
 SOURCE_NAMES = ("aws", "snowflake", "probes", "sqlmesh")
 
@@ -54,8 +55,17 @@ def _pending(source: str) -> SourceResult[Any]:
 class Monitor:
     """Holds the newest result of every source; refreshing a source never loses its last good data."""
 
-    def __init__(self, settings: Settings, fetchers: Mapping[str, Fetcher] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        fetchers: Mapping[str, Fetcher] | None = None,
+        *,
+        factory: FetcherFactory | None = None,
+    ) -> None:
+        """`fetchers` fixed (tests), or made by `factory` on first use and again after `close` (default: the
+        real sources in this process; the dashboard passes `reader.ReaderProcess.fetchers`)."""
         self.settings = settings
+        self._factory: FetcherFactory = factory or default_fetchers
         self._fetchers = dict(fetchers) if fetchers is not None else None
         self._release: Callable[[], None] | None = None
         self._results: dict[str, SourceResult[Any]] = {}
@@ -64,7 +74,7 @@ class Monitor:
     @property
     def fetchers(self) -> dict[str, Fetcher]:
         if self._fetchers is None:
-            self._fetchers, self._release = default_fetchers(self.settings)
+            self._fetchers, self._release = self._factory(self.settings)
         return self._fetchers
 
     def close(self) -> None:
@@ -88,7 +98,7 @@ class Monitor:
                 return self._results[source]
         async with lock:
             fresh = await self.fetchers[source](self.settings)
-            merged = keep_last_good(fresh, self._results.get(source))
+            merged = await asyncio.to_thread(keep_last_good, fresh, self._results.get(source))
             self._results[source] = merged
             return merged
 

@@ -766,11 +766,16 @@ class SqlMeshActions:
 
 
 def reader_of(monitor: Any) -> SqlMeshReader | None:
-    """The Monitor's SQLMesh reader when it uses the real source (None with scripted fetchers)."""
+    """The Monitor's SQLMesh reader when it uses the real source (None with scripted fetchers); when the sources
+    are read in the reader process, the in-process reader that actions use beside it."""
     from goodword_tui.sources.sqlmesh import SqlMeshReader
 
     fetcher = getattr(monitor, "fetchers", {}).get("sqlmesh")
-    return fetcher if isinstance(fetcher, SqlMeshReader) else None
+    if isinstance(fetcher, SqlMeshReader):
+        return fetcher
+    local = getattr(fetcher, "local_reader", None)
+    reader = local() if callable(local) else None
+    return reader if isinstance(reader, SqlMeshReader) else None
 
 
 def project_path(settings: Settings) -> Path:

@@ -65,3 +65,15 @@ async def test_the_snapshot_has_a_pending_result_for_a_source_not_yet_read() -> 
     snap = monitor.snapshot()
     assert snap.aws.data is None and snap.aws.error is None
     assert not monitor.loaded("aws")
+
+
+async def test_a_read_that_found_the_same_data_keeps_the_previous_object() -> None:
+    first, same, changed = ["sg-1", "sg-2"], ["sg-1", "sg-2"], ["sg-1"]
+    aws = Scripted("aws", [first, same, changed])
+    monitor = monitor_with(aws)
+    one = await monitor.refresh("aws")
+    two = await monitor.refresh("aws")
+    assert two.data is one.data  # equal by value: the analysis can reuse what it computed from it
+    assert two.fetched_at > one.fetched_at  # the read itself is still new
+    three = await monitor.refresh("aws")
+    assert three.data == ["sg-1"] and three.data is not one.data

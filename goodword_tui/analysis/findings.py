@@ -48,6 +48,7 @@ from goodword_tui.analysis.reach import (
     route_network,
 )
 from goodword_tui.analysis.registry import new_finding
+from goodword_tui.analysis.reuse import PartCache, direct
 from goodword_tui.analysis.sqlmesh import CODES as SQLMESH_CODES
 from goodword_tui.analysis.sqlmesh import sqlmesh_findings
 from goodword_tui.config import ExpectedSgRule, PeeringSpec, Settings
@@ -202,22 +203,26 @@ def sort_key(finding: Finding) -> tuple[int, int, str, str, str, str]:
     )
 
 
-def analyze(snapshot: Snapshot, settings: Settings) -> list[Finding]:
-    """Every finding for `snapshot` against `settings`, worst first; deterministic."""
+def analyze(snapshot: Snapshot, settings: Settings, parts: PartCache | None = None) -> list[Finding]:
+    """Every finding for `snapshot` against `settings`, worst first; deterministic.
+
+    With `parts`, a check whose inputs are the very objects of the previous call returns its previous findings.
+    """
+    part = parts.get if parts is not None else direct
     findings = source_findings(snapshot)
     aws = _data(snapshot.aws)
     snowflake = _data(snapshot.snowflake)
     probes = _data(snapshot.probes)
     if aws is not None:
-        findings += network_findings(aws, settings)
-        findings += egress_findings(aws, snowflake, settings)
+        findings += part("network", network_findings, aws, settings)
+        findings += part("egress", egress_findings, aws, snowflake, settings)
     if snowflake is not None:
-        findings += snowflake_findings(snowflake, settings, aws)
+        findings += part("snowflake", snowflake_findings, snowflake, settings, aws)
     if probes is not None:
-        findings += probe_findings(probes, settings)
+        findings += part("probes", probe_findings, probes, settings)
     sqlmesh = _data(snapshot.sqlmesh)
     if sqlmesh is not None:
-        findings += sqlmesh_findings(sqlmesh, settings)
+        findings += part("sqlmesh", sqlmesh_findings, sqlmesh, settings)
     unique = {(f.code, f.resource, f.message): f for f in reversed(findings)}  # first occurrence wins
     return sorted(unique.values(), key=sort_key)
 

@@ -30,6 +30,7 @@ from goodword_tui.analysis.policy import (
     same_network,
 )
 from goodword_tui.analysis.reach import egress_for, why
+from goodword_tui.analysis.reuse import PartCache, direct
 from goodword_tui.analysis.rows import (  # noqa: F401  (re-exported: statuses are part of what `views` gives)
     BAD_MARK,
     OK_MARK,
@@ -958,20 +959,51 @@ class DashboardView:
     counts: dict[str, int]  # findings per severity word
 
 
-def dashboard_view(snapshot: Snapshot, settings: Settings, findings: Sequence[Finding]) -> DashboardView:
-    """Tables for every pane; a pane whose source has no data yet gets None (it shows its loading line)."""
+def dashboard_view(
+    snapshot: Snapshot, settings: Settings, findings: Sequence[Finding], parts: PartCache | None = None
+) -> DashboardView:
+    """Tables for every pane; a pane whose source has no data yet gets None (it shows its loading line).
+
+    With `parts`, a table whose inputs are the very objects of the previous call is reused, look included.
+    """
+    part = parts.get if parts is not None else direct
     aws = snapshot.aws.data
     snowflake = snapshot.snowflake.data
     probes = snapshot.probes.data
     counts = {word: 0 for word in SEVERITY_WORD.values()}
     for finding in findings:
         counts[SEVERITY_WORD[finding.severity]] += 1
+    findings_table = (
+        parts.get_equal("findings table", _finding_table_look, tuple(findings))
+        if parts is not None
+        else _finding_table_look(findings)
+    )
     return DashboardView(
-        findings=with_look(finding_table(findings)),
-        network=tuple(with_look(t) for t in network_tables(aws, settings, snowflake)) if aws is not None else (),
-        entries=with_look(entry_table(snowflake, settings)) if snowflake is not None else None,
-        rules=with_look(rule_table(snowflake, settings)) if snowflake is not None else None,
-        summary=policy_summary(snowflake, settings) if snowflake is not None else None,
-        probes=with_look(probe_table(probes)) if probes is not None else None,
+        findings=findings_table,
+        network=part("network tables", _network_tables_look, aws, settings, snowflake) if aws is not None else (),
+        entries=part("entries table", _entry_table_look, snowflake, settings) if snowflake is not None else None,
+        rules=part("rules table", _rule_table_look, snowflake, settings) if snowflake is not None else None,
+        summary=part("policy summary", policy_summary, snowflake, settings) if snowflake is not None else None,
+        probes=part("probes table", _probe_table_look, probes) if probes is not None else None,
         counts=counts,
     )
+
+
+def _finding_table_look(findings: Iterable[Finding]) -> Table:
+    return with_look(finding_table(findings))
+
+
+def _network_tables_look(aws: AwsState, settings: Settings, snowflake: SnowflakeState | None) -> tuple[Table, ...]:
+    return tuple(with_look(t) for t in network_tables(aws, settings, snowflake))
+
+
+def _entry_table_look(snowflake: SnowflakeState, settings: Settings) -> Table:
+    return with_look(entry_table(snowflake, settings))
+
+
+def _rule_table_look(snowflake: SnowflakeState, settings: Settings) -> Table:
+    return with_look(rule_table(snowflake, settings))
+
+
+def _probe_table_look(probes: Sequence[ProbeResult]) -> Table:
+    return with_look(probe_table(probes))

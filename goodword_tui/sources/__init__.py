@@ -13,8 +13,17 @@ from goodword_tui.model import SourceResult
 
 
 def keep_last_good(new: SourceResult[Any], previous: SourceResult[Any] | None) -> SourceResult[Any]:
-    """A failed read keeps the previous data, marked stale since the first failure."""
-    if new.error is None or previous is None or previous.data is None:
+    """A failed read keeps the previous data, marked stale since the first failure.
+
+    A read that found exactly what the previous one did keeps the previous data *object*: the analysis then
+    sees the same object and reuses what it computed from it (`analysis.reuse`), which a quiet platform makes
+    the common case. The comparison is by value (a few ms for thousands of rules), so call this off the UI loop.
+    """
+    if previous is None or previous.data is None:
+        return new
+    if new.error is None:
+        if new.data is not previous.data and new.data == previous.data:
+            return dataclasses.replace(new, data=previous.data)
         return new
     since = previous.stale_since or previous.fetched_at
     return dataclasses.replace(new, data=previous.data, stale_since=since)

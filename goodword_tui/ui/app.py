@@ -35,11 +35,13 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Input, Static, TabbedContent, TabPane
 
+from goodword_tui.analysis.reuse import PartCache
 from goodword_tui.analysis.rows import SOURCE_TITLES, Row, SourceStatus, source_status
 from goodword_tui.config import Settings
+from goodword_tui.logs import configure_logging
 from goodword_tui.model import Area, Finding, Snapshot, SourceResult
 from goodword_tui.monitor import SOURCE_NAMES, Monitor
-from goodword_tui.ui.guard import configure_logging, guarded, log, log_loop_exception, one_line, report
+from goodword_tui.ui.guard import guarded, log, log_loop_exception, one_line, report
 from goodword_tui.ui.panes import FindingsPane, NetworkPane, ProbesPane, SnowflakePane, SqlMeshPane
 from goodword_tui.ui.panes.base import Pane
 from goodword_tui.ui.screens import ChangeScreen, DetailScreen, EntryScreen, HelpScreen, JournalScreen, WhyScreen
@@ -53,6 +55,7 @@ if TYPE_CHECKING:
     from goodword_tui.changes.apply import ApplyResult, BatchResult, ChangeContext
     from goodword_tui.changes.base import Batch, Change
     from goodword_tui.journal import JournalEntry
+    from goodword_tui.reader import ReaderProcess
 
 TABS: tuple[tuple[str, str], ...] = (
     ("findings", "Findings"),
@@ -451,6 +454,7 @@ class GoodwordApp(App[int]):
         self._next_at: dict[str, float] = {}
         self._rebuilding = False
         self._rebuild_pending = False
+        self._parts = PartCache()  # a refresh that found nothing new recomputes nothing (rebuilds never overlap)
         self._pinned: Finding | None = None
         self._wide = False
         self._change_ctx: ChangeContext | None = None
@@ -677,13 +681,13 @@ class GoodwordApp(App[int]):
         try:
             from goodword_tui.analysis.findings import analyze
 
-            findings = analyze(snapshot, self.settings)
+            findings = analyze(snapshot, self.settings, self._parts)
         except Exception as exc:
             log.error("findings analysis failed", exc_info=exc)
             findings, error = [], one_line(exc)
         from goodword_tui.analysis.views import dashboard_view
 
-        return findings, error, dashboard_view(snapshot, self.settings, findings)
+        return findings, error, dashboard_view(snapshot, self.settings, findings, self._parts)
 
     async def rebuild(self) -> None:
         """Recompute findings and rows from the newest results and apply them.
@@ -1355,7 +1359,7 @@ class GoodwordApp(App[int]):
         if self.is_headless:  # tests want Textual's own report
             super()._fatal_error()
             return
-        from goodword_tui.ui.guard import log_path
+        from goodword_tui.logs import log_path
 
         self.bell()
         error = self._exception
@@ -1369,21 +1373,24 @@ class GoodwordApp(App[int]):
         self._close_messages_no_wait()
 
     async def action_quit(self) -> None:
-        self.exit(0)
+        self._quit_unless_applying()
 
     def action_help_quit(self) -> None:
         """ctrl+c: Textual's own binding only said "press ctrl+q" (a key terminals may swallow for flow control).
-        Here it copies the selected text when there is some, and otherwise quits cleanly like `q`, except while
-        a change is being sent, whose result must be journaled."""
+        Here it copies the selected text when there is some, and otherwise quits like `q`."""
         focused = self.focused
         selected = focused.selected_text if isinstance(focused, Input) else self.screen.get_selected_text()
         if selected:
             self.copy_to_clipboard(selected)
             self.notify(f"Copied {len(selected)} character(s) (ctrl+c again with nothing selected quits)", timeout=3)
             return
+        self._quit_unless_applying()
+
+    def _quit_unless_applying(self) -> None:
+        """`q` and ctrl+c: quit cleanly, except while a change is being sent (its result must be journaled)."""
         if not self._change_lock.acquire(blocking=False):
             self.notify(
-                "A change is being applied: wait for its result (it is journaled), then press q to quit.",
+                "A change is being applied or checked: wait for its result (it is journaled), then press q to quit.",
                 title="Not quitting yet",
                 severity="warning",
                 timeout=8,
@@ -1397,13 +1404,34 @@ class GoodwordApp(App[int]):
         return isinstance(self.screen, CommandPalette)
 
 
-def run_dashboard(settings: Settings, *, read_only: bool | None = None) -> int:
-    """Run the dashboard in this terminal until the user quits; returns the exit code."""
-    path: Path | None = configure_logging()
-    log.info("dashboard starting (log: %s)", path)
-    app = GoodwordApp(settings, read_only=read_only, own_process=True)
+def dashboard_app(
+    settings: Settings,
+    *,
+    read_only: bool | None = None,
+    reader: ReaderProcess | None = None,
+    watch_terminal: bool = True,
+) -> GoodwordApp:
+    """The dashboard as it runs for an operator (and in the soak bench): reads in `reader`'s child process when
+    given, the long-lived heap frozen and the collector tuned for this process."""
+    monitor = Monitor(settings, factory=reader.fetchers) if reader is not None else None
+    app = GoodwordApp(settings, monitor, read_only=read_only, watch_terminal=watch_terminal, own_process=True)
     freeze_heap()  # the imports so far (Textual, pydantic, the analysis) live as long as the process
     gc.set_threshold(*GC_THRESHOLDS)
-    result = app.run()
+    return app
+
+
+def run_dashboard(settings: Settings, *, read_only: bool | None = None, reader: ReaderProcess | None = None) -> int:
+    """Run the dashboard in this terminal until the user quits; returns the exit code.
+
+    With `reader`, the sources are read in its child process (see `reader.py`); without, in this one.
+    """
+    path: Path | None = configure_logging()
+    log.info("dashboard starting (log: %s; reads %s)", path, "in a child process" if reader else "in process")
+    app = dashboard_app(settings, read_only=read_only, reader=reader)
+    try:
+        result = app.run()
+    finally:
+        if reader is not None:
+            reader.close()
     code = app.return_code if app.return_code is not None else (result or 0)
     return int(code or 0)

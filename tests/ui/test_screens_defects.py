@@ -7,6 +7,7 @@ import dataclasses
 import threading
 from typing import Any
 
+import pytest
 from textual.widgets import Input, Static
 
 from goodword_tui.ui.app import Dashboard
@@ -117,7 +118,8 @@ async def test_ctrl_c_in_a_text_field_copies_a_selection_else_quits() -> None:
     assert app.return_code == 0
 
 
-async def test_ctrl_c_waits_while_a_change_is_being_applied() -> None:
+@pytest.mark.parametrize("key", ["ctrl+c", "q"])
+async def test_quitting_waits_while_a_change_is_being_applied(key: str) -> None:
     app = make_app()
     async with app.run_test() as pilot:
         await settled(pilot)
@@ -135,13 +137,15 @@ async def test_ctrl_c_waits_while_a_change_is_being_applied() -> None:
             seen: list[str] = []
             original = app.notify
             app.notify = lambda message, **kw: seen.append(str(message)) or original(message, **kw)  # type: ignore[method-assign]
-            await pilot.press("ctrl+c")
+            await pilot.press(key)
             await pilot.pause()
             assert app.is_running
             assert any("A change is being applied" in m and "press q" in m for m in seen)
         finally:
             release.set()
             worker.join()
+        await pilot.press(key)  # the change ended: the same key now quits
+        await until(pilot, lambda: not app.is_running, what="the app to exit")
 
 
 async def test_severity_words_are_all_upper_case() -> None:
