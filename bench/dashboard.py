@@ -44,7 +44,7 @@ def peak_rss_mb(pid: int) -> float:
 
 
 def reader_pid(pid: int) -> int | None:
-    """The dashboard's reader process (`python -m goodword_tui.reader`), if it runs one."""
+    """The dashboard's reader process (`goodword_tui.reader.main`), if it runs one."""
     children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     for child in children:
         with contextlib.suppress(OSError):

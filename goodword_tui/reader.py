@@ -3,10 +3,10 @@
 Reading AWS and Snowflake means parsing thousands of records in Python (botocore's XML, the connector's result
 sets, SQLMesh's state). In the dashboard's own process that work holds the GIL in turns with the event loop, and a
 key pressed during a refresh waited for it. `ReaderProcess` runs the real sources (`monitor.default_fetchers`) in
-a child, `python -m goodword_tui.reader`, which also imports boto3, the connector and sqlmesh on the second core
-while the first one paints. Results come back pickled over a socket pair; a read that found exactly what the
-previous one returned comes back as "same" (compared in the child), and the dashboard keeps its previous data
-object, so it neither unpickles it nor analyses it again (`analysis.reuse`).
+a child (`reader.main`, started by `python -c` at a lower priority), which also imports boto3, the connector and
+sqlmesh on the second core while the first one paints. Results come back pickled over a socket pair; a read
+that found exactly what the previous one returned comes back as "same" (compared in the child), and the
+dashboard keeps its previous data object, so it neither unpickles it nor analyses it again (`analysis.reuse`).
 
 The child is a helper, never an authority: it only reads (its Snowflake gateway is read-only and its AWS session
 refuses writes, as in-process), it starts in its own session (ctrl+c, a hang-up or ctrl+z on the terminal reach
@@ -120,7 +120,7 @@ class ReaderProcess:
             stderr = subprocess.DEVNULL
         try:
             self._proc = subprocess.Popen(
-                [sys.executable, "-m", "goodword_tui.reader", str(theirs.fileno())],
+                [sys.executable, "-c", _CHILD_MAIN.format(fd=theirs.fileno(), niceness=READER_NICENESS)],
                 pass_fds=(theirs.fileno(),),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
@@ -391,11 +391,19 @@ def _equal(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
+# The child's first lines: lower its priority before it imports anything (its imports overlap the dashboard's),
+# so that when both want the CPU the keyboard's process gets it first.
+_CHILD_MAIN = (
+    "import os\n"
+    "try:\n    os.nice({niceness})\nexcept OSError:\n    pass\n"
+    "from goodword_tui.reader import main\n"
+    "main({fd})\n"
+)
+
+
 def main(fd: int) -> None:
     """`python -m goodword_tui.reader FD`: serve reads on the socket FD until it closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the dashboard decides when we end
-    with contextlib.suppress(OSError):
-        os.nice(READER_NICENESS)  # when both want the CPU, the keyboard's process gets it first
     from goodword_tui.logs import configure_logging
 
     configure_logging()
