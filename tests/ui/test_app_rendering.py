@@ -34,7 +34,6 @@ async def test_values_changed_while_a_tab_was_hidden_are_drawn_when_it_is_shown_
         before = drawn(lines_of(routes))
         assert MISSING_ROUTE not in before
         await pilot.press("3", "2", "3")  # shown, hidden, shown, hidden: the same size every time
-        computed = app._parts.computed.copy()
         await pilot.press("r")
         await until(pilot, lambda: fetchers["aws"].calls == 2 and not app._busy, what="second read")
         await app.workers.wait_for_complete()
