@@ -7,6 +7,7 @@ incomplete, whatever it found). Any command: 4 when it cannot run at all (bad co
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import json
 import os
@@ -77,11 +78,16 @@ def _run_dashboard(settings: Settings, read_only: bool) -> int:
     from goodword_tui.reader import ReaderProcess, reads_in_process
 
     reader = None if reads_in_process() else ReaderProcess(settings)
-    if reader is not None:
-        reader.start()  # first, so its imports (boto3, the connector) run on the other core while Textual loads
-    from goodword_tui.ui.app import run_dashboard
+    try:
+        if reader is not None:
+            with contextlib.suppress(OSError):  # could not start: the first read tries again and says why
+                reader.start()  # first, so its imports (boto3, the connector) run on the other core as Textual loads
+        from goodword_tui.ui.app import run_dashboard
 
-    return run_dashboard(settings, read_only=read_only or None, reader=reader)
+        return run_dashboard(settings, read_only=read_only or None, reader=reader)
+    finally:
+        if reader is not None:
+            reader.close()
 
 
 # --------------------------------------------------------------------------------------------------------------

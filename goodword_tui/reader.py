@@ -43,6 +43,7 @@ log = logging.getLogger("goodword_tui.reader")
 # waits before it calls the child wedged, kills it and starts another.
 SILENCE_SLACK_S = 10.0
 STOP_WAIT_S = 1.0
+RELEASE_WAIT_S = 2.0  # how long the child gives its sessions to close before it exits anyway
 # Reads are background work: a read that lands 50 ms later is invisible, a key that lands 50 ms later is not.
 READER_NICENESS = 10
 
@@ -115,6 +116,7 @@ class ReaderProcess:
         path = log_path()
         env["GOODWORD_TUI_LOG"] = str(path)  # the child logs to the dashboard's file
         try:  # anything the child prints (a crash before its logging is set up) goes there too, never on screen
+            path.parent.mkdir(parents=True, exist_ok=True)
             stderr: Any = open(path, "ab")  # noqa: SIM115 (the child holds it; ours is closed below)
         except OSError:
             stderr = subprocess.DEVNULL
@@ -225,18 +227,19 @@ class ReaderProcess:
             kind, result, version = await asyncio.wait_for(future, bound)
         except TimeoutError:
             self._pending.pop(request, None)
-            self._kill(proc, f"no answer for {source} in {bound:g}s")
+            await asyncio.to_thread(self._kill, proc, f"no answer for {source} in {bound:g}s")
             return _error(source, f"the reader process did not answer in {bound:g}s; a new one starts on the next read")
         except ReaderGone as gone:
             return _error(source, str(gone), "the next read starts a new reader process; the log has the details")
         finally:
             self._pending.pop(request, None)
+        current = proc is self._proc  # an answer from a child since replaced says nothing about the new one's state
         if kind == "same":
             held_version, data = self._held.get(source, (0, None))
-            if held_version != version:  # cannot happen; never guess data
-                return _error(source, "the reader process answered out of turn")
+            if not current or held_version != version:  # never guess data
+                return _error(source, "the reader process answered out of turn; the next read asks again")
             result = dataclasses.replace(result, data=data)
-        elif result.data is not None and result.error is None:
+        elif result.data is not None and result.error is None and current:
             self._held[source] = (version, result.data)
         return self._with_local_results(result) if source == "sqlmesh" else result
 
@@ -258,8 +261,11 @@ class ReaderProcess:
             loop, future, _ = waiting
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
                 loop.call_soon_threadsafe(_settle, future, (kind, result, version))
-        with contextlib.suppress(OSError):
-            conn.close()
+        with self._lock:
+            if self._conn is conn:  # the next read starts a new child instead of writing to a closed socket
+                self._proc = self._conn = None
+            with contextlib.suppress(OSError):
+                conn.close()
         try:
             code = proc.wait(timeout=STOP_WAIT_S)
         except subprocess.TimeoutExpired:
@@ -306,7 +312,10 @@ def _stop(proc: subprocess.Popen[bytes], wait: float = STOP_WAIT_S) -> None:
     with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=wait)
         return
-    proc.kill()
+    try:  # the child leads its own session: end whatever it started too (a credential_process, say)
+        os.killpg(proc.pid, signal.SIGKILL)
+    except OSError:
+        proc.kill()
     with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=STOP_WAIT_S)
 
@@ -352,7 +361,13 @@ class _Child:
             task.add_done_callback(tasks.discard)
         for task in tasks:
             task.cancel()
-        await asyncio.to_thread(self.release)
+        # Close the sessions politely, but never wait on them for long: a read still stuck on the network holds
+        # the gateway, and asyncio's own shutdown would wait for its thread without a limit.
+        releaser = threading.Thread(target=self.release, name="reader-release", daemon=True)
+        releaser.start()
+        releaser.join(RELEASE_WAIT_S)
+        logging.shutdown()
+        os._exit(0)
 
     async def answer(self, request: int, source: str, held: int) -> None:
         try:
@@ -360,15 +375,21 @@ class _Child:
         except Exception as exc:  # a source must not raise; if one does, the dashboard gets a line, not a crash
             log.error("reading %s failed", source, exc_info=exc)
             result = _error(source, f"reading {source} failed unexpectedly ({type(exc).__name__}); see the log")
-        kind, version = "data", 0
-        if result.error is None and result.data is not None:
-            last_version, last_data = self.last.get(source, (0, None))
-            if last_version and last_version == held and await asyncio.to_thread(_equal, result.data, last_data):
-                kind, version, result = "same", last_version, dataclasses.replace(result, data=None)
-            else:
-                version = last_version + 1
-                self.last[source] = (version, result.data)
-        payload = pickle.dumps(("answer", request, kind, result, version), protocol=pickle.HIGHEST_PROTOCOL)
+        try:
+            kind, version = "data", 0
+            if result.error is None and result.data is not None:
+                last_version, last_data = self.last.get(source, (0, None))
+                if last_version and last_version == held and await asyncio.to_thread(_equal, result.data, last_data):
+                    kind, version, result = "same", last_version, dataclasses.replace(result, data=None)
+                else:
+                    version = last_version + 1
+                    self.last[source] = (version, result.data)
+            payload = pickle.dumps(("answer", request, kind, result, version), protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:  # never leave a read unanswered: the dashboard would wait out its whole bound
+            log.error("answering the read of %s failed", source, exc_info=exc)
+            self.last.pop(source, None)
+            failed = _error(source, f"the reader process could not send {source}'s data ({type(exc).__name__})")
+            payload = pickle.dumps(("answer", request, "data", failed, 0), protocol=pickle.HIGHEST_PROTOCOL)
         await asyncio.to_thread(self._send, payload)
 
     def _send(self, payload: bytes) -> None:
@@ -415,11 +436,7 @@ def main(fd: int) -> None:
     started = time.monotonic()
     child = _Child(conn, settings)
     log.info("reader process %s serving (set up in %.2fs)", os.getpid(), time.monotonic() - started)
-    asyncio.run(child.serve())
-    # The sessions are closed (serve's last step); skip the interpreter's teardown, which would wait for idle
-    # library threads (the SQLMesh executor, the connector's) that have nothing left to say.
-    logging.shutdown()
-    os._exit(0)
+    asyncio.run(child.serve())  # ends the process itself (os._exit) once the sessions are closed or given up on
 
 
 if __name__ == "__main__":
