@@ -59,10 +59,19 @@ def sandbox_fetchers(settings: Settings) -> tuple[dict[str, Fetcher], Callable[[
 class SandboxApp(GoodwordApp):
     """The dashboard over the sandbox; `close()` releases the sources' sessions (the CLI does this after run)."""
 
-    def __init__(self, settings: Settings, **kwargs: Any) -> None:
-        fetchers, self._release = sandbox_fetchers(settings)
+    def __init__(self, settings: Settings, *, reader: bool = False, **kwargs: Any) -> None:
+        """`reader`: read through the reader process, as `goodword-tui` does (else in this process)."""
+        if reader:
+            from goodword_tui.reader import ReaderProcess
+
+            process = ReaderProcess(settings)
+            process.start()
+            monitor, self._release = Monitor(settings, factory=process.fetchers), process.close
+        else:
+            fetchers, self._release = sandbox_fetchers(settings)
+            monitor = Monitor(settings, fetchers)
         kwargs.setdefault("auto_refresh", False)
-        super().__init__(settings, Monitor(settings, fetchers), watch_terminal=False, **kwargs)
+        super().__init__(settings, monitor, watch_terminal=False, **kwargs)
 
     def close(self) -> None:
         self._release()

@@ -45,7 +45,7 @@ async def test_a_fault_shows_stale_data_keys_answer_and_the_source_recovers(
     platform: SandboxPlatform, target: str, kind: str, label: str, error_text: str
 ) -> None:
     settings = with_timeouts(load_settings(platform.config_path), aws=FAST_AWS, snowflake=FAST_SNOWFLAKE)
-    async with dashboard(settings) as (app, pilot):
+    async with dashboard(settings, reader=True) as (app, pilot):  # as goodword-tui reads: in its reader process
         tab, pane, table_id = (
             ("2", "#pane-network", "route_tables") if target == "aws" else ("3", "#pane-snowflake", "entries")
         )
