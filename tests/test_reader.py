@@ -16,14 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from goodword_tui.config import Settings, load_settings
+from goodword_tui.config import Settings
 from goodword_tui.model import RouteTargetKind, SqlMeshAuditResult
 from goodword_tui.monitor import Monitor
 from goodword_tui.reader import ReaderProcess
 from goodword_tui.sandbox.aws import remove_route
 from goodword_tui.sandbox.platform import SandboxPlatform
 from goodword_tui.sqlmesh_actions import reader_of
-from tests.fixtures.platform import FAST_AWS, FAST_SNOWFLAKE, with_timeouts
 
 PEERING = RouteTargetKind.PEERING
 
@@ -34,8 +33,8 @@ def platform(handoff_behind_faults: SandboxPlatform) -> SandboxPlatform:
 
 
 @pytest.fixture
-def settings(platform: SandboxPlatform) -> Settings:
-    return with_timeouts(load_settings(platform.config_path), aws=FAST_AWS, snowflake=FAST_SNOWFLAKE)
+def settings(fast_faulty_settings: Settings) -> Settings:
+    return fast_faulty_settings
 
 
 @pytest.fixture
@@ -121,8 +120,10 @@ async def test_a_child_killed_during_a_read_fails_that_read_and_the_next_starts_
     good = await monitor.refresh("aws")
     platform.faults["aws"].set("latency", latency_s=5)
     pending = asyncio.create_task(monitor.refresh("aws"))
-    await asyncio.sleep(0.5)
-    assert reader.pid is not None
+    deadline = time.monotonic() + 5
+    while not reader._pending and time.monotonic() < deadline:  # the read has been sent to the child
+        await asyncio.sleep(0.01)
+    assert reader._pending and reader.pid is not None
     os.kill(reader.pid, signal.SIGKILL)
     failed = await asyncio.wait_for(pending, 5)
     assert failed.error is not None and "the reader process ended (exit code -9)" in failed.error.message

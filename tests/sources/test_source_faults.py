@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from goodword_tui.config import Settings, load_settings
+from goodword_tui.config import Settings
 from goodword_tui.model import ErrorKind, SourceResult
 from goodword_tui.monitor import Monitor
 from goodword_tui.sandbox.aws import SANDBOX_ACCESS_KEY_ID, SANDBOX_SECRET_ACCESS_KEY
@@ -19,7 +19,6 @@ from goodword_tui.sources import snowflake as sf_source
 from goodword_tui.sources.aws import AwsReader
 from goodword_tui.sources.probes import fetch_probes
 from goodword_tui.sources.snowflake import SnowflakeGateway, fetch_snowflake
-from tests.fixtures.platform import FAST_AWS, FAST_SNOWFLAKE, with_timeouts
 
 PROFILE_HINT = f"aws sso login --profile {AWS_PROFILE}"
 
@@ -30,8 +29,8 @@ def platform(handoff_behind_faults: SandboxPlatform) -> SandboxPlatform:
 
 
 @pytest.fixture
-def settings(platform: SandboxPlatform) -> Settings:
-    return with_timeouts(load_settings(platform.config_path), aws=FAST_AWS, snowflake=FAST_SNOWFLAKE)
+def settings(fast_faulty_settings: Settings) -> Settings:
+    return fast_faulty_settings
 
 
 def _failed(result: SourceResult[Any], kind: ErrorKind) -> Any:
