@@ -31,8 +31,10 @@ from textual.command import CommandPalette
 from textual.containers import Horizontal, VerticalScroll
 from textual.css.query import NoMatches
 from textual.lazy import Lazy
+from textual.reactive import Reactive
 from textual.screen import Screen
 from textual.timer import Timer
+from textual.widget import Widget
 from textual.widgets import Input, Static, TabbedContent, TabPane
 
 from goodword_tui.analysis.reuse import PartCache
@@ -139,6 +141,10 @@ class Dashboard(Screen[None]):
     ]
 
     pending_focus: KeyedTable | None = None  # where a jump wants the focus once its tab is shown
+    # Screen's own `focused` repaints the whole screen on every focus move, and that full repaint came on top of
+    # the layout a tab switch already paints. The widgets losing and gaining the focus restyle and repaint
+    # themselves (their `:focus` rules), which is all a focus move changes on screen.
+    focused: Reactive[Widget | None] = Reactive(None, repaint=False)
 
     def compose(self) -> ComposeResult:
         yield StatusHeader(id="status-header")
@@ -225,11 +231,6 @@ class Dashboard(Screen[None]):
             # Keys typed ahead (tab, arrows) may already have moved the focus into this pane: keep it there.
             self.set_focus(tables[0], scroll_visible=False)
         self.gw.update_inspector()
-
-    @on(KeyedTable.RowHighlighted)
-    def _row_highlighted(self, event: KeyedTable.RowHighlighted) -> None:
-        if isinstance(event.data_table, KeyedTable) and event.data_table.has_focus:
-            self.gw.update_inspector(event.data_table)
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         """A table taking the focus scrolls its whole section into view and feeds the inspector."""
@@ -332,6 +333,7 @@ class Dashboard(Screen[None]):
         tables = [t for pane in self.query(f"#pane-{tab_id}").results(Pane) for t in pane.tables()]
         if tables:
             self.set_focus(tables[0], scroll_visible=False)
+            self.gw.update_inspector(tables[0])  # in the frame that shows the pane, not one later
 
     # -- changes ----------------------------------------------------------------------------------------------
 
@@ -752,6 +754,8 @@ class GoodwordApp(App[int]):
     def pane_ready(self, pane: Pane) -> None:
         """A pane mounted after the first frame catches up with what is already known."""
         self._panes[pane.id or type(pane).__name__] = pane
+        for table in pane.tables():
+            table.cursor_moved.subscribe(pane, self.update_inspector, immediate=True)
         if pane.SOURCE in SOURCE_NAMES:
             self._show_status(pane.SOURCE)
         if self.view is not None:

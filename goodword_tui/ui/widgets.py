@@ -11,7 +11,9 @@ from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.coordinate import Coordinate
 from textual.message import Message
+from textual.signal import Signal
 from textual.widget import Widget
 from textual.widgets import DataTable, Static
 from textual.widgets.data_table import CellDoesNotExist
@@ -69,6 +71,16 @@ class KeyedTable(DataTable[Text]):
         self.loaded = False
         self.marks: set[str] = set()  # keys of marked rows; a mark outlives refreshes while its row exists
         self.drawn_look: tuple[object, ...] = ()  # the look (Table.look) of the last table synced in
+        # Published as the cursor moves on the focused table, to subscribers called there and then (the inspector).
+        self.cursor_moved: Signal[KeyedTable] = Signal(self, "cursor-moved")
+
+    def watch_cursor_coordinate(self, old: Coordinate, new: Coordinate) -> None:
+        """The row under the cursor reaches the inspector in the same frame as the highlight: DataTable's
+        RowHighlighted message climbs to the screen one widget at a time, and landed a frame (on a busy
+        machine, hundreds of milliseconds) after the highlight had moved."""
+        super().watch_cursor_coordinate(old, new)
+        if old != new and self.has_focus:
+            self.cursor_moved.publish(self)
 
     def on_mount(self) -> None:
         self._show_placeholder(self.placeholder)
@@ -205,7 +217,17 @@ class KeyedTable(DataTable[Text]):
     def _redraw_first_cell(self, key: str) -> None:
         row = self.shown.get(key)
         if row is not None and self.columns_spec:
+            before = self._update_count
             self.update_cell(key, "c0", self._cells(row)[0], update_width=True)
+            self._drop_dead_renders(before)
+
+    def _drop_dead_renders(self, count_before: int) -> None:
+        """DataTable keys each rendered cell, row and line by a counter that every cell update, added or removed
+        row bumps, and keeps the renders under older counts until its caches are full (10,000 cells and 1,000
+        rows and lines, per table): a table refreshed every few seconds and looked at grew toward that bound,
+        megabytes per table. Renders under an older count are never read again: drop them."""
+        if self._update_count != count_before:
+            self._clear_caches()
 
     def _set_columns(self, columns: Sequence[str]) -> None:
         self.clear(columns=True)
@@ -240,6 +262,7 @@ class KeyedTable(DataTable[Text]):
             self._rebuild(rows)
             return
         cursor_key = self._cursor_key()
+        before = self._update_count
         for key in gone:
             self.remove_row(key)
             self.shown.pop(key, None)
@@ -256,6 +279,7 @@ class KeyedTable(DataTable[Text]):
             self.shown[key] = by_key[key]
         if cursor_key and cursor_key in self.shown and self._cursor_key() != cursor_key and self.cursor_row != 0:
             self.move_cursor(row=self.get_row_index(cursor_key), animate=False, scroll=False)
+        self._drop_dead_renders(before)
 
     def _row_keys_in_order(self) -> list[object]:
         return [row.key for row in self.ordered_rows]

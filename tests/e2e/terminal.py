@@ -147,6 +147,13 @@ class Terminal:
     def text(self) -> str:
         return "\n".join(self.screen.display)
 
+    def look(self) -> tuple[tuple[Char, ...], ...]:
+        """What a person sees: every cell's character and its colours and attributes. A cursor moving down a
+        table changes only which row is highlighted, so `text()` alone would miss it."""
+        columns = range(self.screen.columns)
+        buffer = self.screen.buffer
+        return tuple(tuple(buffer[y][x] for x in columns) for y in range(self.screen.lines))
+
     @property
     def mid_frame(self) -> bool:
         """The program is drawing a frame (synchronized output) and the screen is not to be read yet."""

@@ -14,6 +14,7 @@ from rich.console import Console
 from textual.command import CommandPalette
 from textual.widgets import Input, Static, TabbedContent
 
+from goodword_tui.analysis.rows import Table
 from goodword_tui.model import ErrorKind, SourceResult
 from goodword_tui.monitor import SOURCE_NAMES, Monitor
 from goodword_tui.ui import app as app_module
@@ -122,6 +123,26 @@ async def test_tab_moves_between_the_network_tables() -> None:
         await pilot.press("down", "down")
         inspector = text_of(app.screen_stack[0].query_one(Inspector))
         assert "Goodword private 2b" in inspector
+
+
+async def test_the_inspector_follows_the_cursor_and_the_tab_in_the_same_step() -> None:
+    """No message hop between the highlight and the inspector: the frame that shows one shows the other."""
+    app = make_app()
+    async with app.run_test() as pilot:
+        await settled(pilot)
+        await pilot.press("2", "tab", "tab")
+        routes = table(app, "route_tables")
+        inspector = app.screen_stack[0].query_one(Inspector)
+        target = routes.shown[f"rtb:{RT_2B}"]
+        routes.move_cursor(row=routes.get_row_index(target.key), animate=False)
+        assert (target.title or target.key) in text_of(inspector)  # no await: the same step
+        dashboard = app.screen_stack[0]
+        assert isinstance(dashboard, Dashboard)
+        dashboard.action_show_tab("snowflake")
+        entries = table(app, "entries")
+        assert app.focused is entries
+        shown = entries.current_row()
+        assert shown is not None and (shown.title or shown.key) in text_of(inspector)
 
 
 async def test_findings_are_worst_first_and_enter_jumps_to_the_route_table() -> None:
@@ -432,6 +453,27 @@ async def test_refresh_keeps_the_cursor_on_its_row_and_updates_cells_in_place() 
         assert "nat-0deadbeef0000dead" in after.cells[4]
         assert str(routes.get_row(f"rtb:{RT_2B}")[3]) == "✗ 172.22.0.0/16 missing"
         assert added == []  # same keys in the same order: cells were updated, no row was re-added
+
+
+async def test_refreshes_that_change_cells_do_not_pile_up_old_renders() -> None:
+    """DataTable keys its render caches by an update count and keeps old entries until 10,000 cells: each refresh
+    shown would add a screenful. Old renders are dropped, so the cache holds about what was drawn last."""
+    app = make_app(auto_refresh=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settled(pilot)
+        await pilot.press("5")
+        probes = table(app, "probes")
+        await pilot.pause()
+        rows = list(probes.all_rows)
+        drawn = []
+        for round_ in range(30):
+            changed = [dataclasses.replace(r, cells=(*r.cells[:-1], f"{round_} ms")) for r in rows]
+            probes.set_table(Table("probes", probes.title, probes.columns_spec, tuple(changed), probes.empty_text))
+            await pilot.pause()
+            drawn.append(len(probes._cell_render_cache))
+        cells_on_screen = len(rows) * len(probes.columns)
+        assert max(drawn) <= 2 * cells_on_screen, drawn
+        assert drawn[-1] > 0  # the table is drawn from the cache, which keeps the current renders
 
 
 async def test_auto_refresh_waits_while_a_modal_is_open_and_while_paused() -> None:
