@@ -106,15 +106,20 @@ class KeyedTable(DataTable[Text]):
     def notify_style_update(self) -> None:
         """Textual re-applies CSS to every table under a node whose focus or classes change (a tab switch, a
         focus move), and DataTable answers each time by dropping every rendered cell, so a tab switch
-        re-rendered every visible cell of every table. Its caches are keyed by the base style and the focus
-        state already: drop them only when what they do not see changed (the table's own rules, its pseudo
-        classes, which pick the cursor's component style, or the theme)."""
-        look = (self.app.theme, self.get_pseudo_class_state(), self.styles.get_render_rules())
-        if look == getattr(self, "_look", None):
-            Widget.notify_style_update(self)  # the widget's own style caches only
+        re-rendered every visible cell of the table losing the focus and of the one gaining it. Its cell, row
+        and line caches are keyed by the base style and the pseudo classes (focus) already, so the renders made
+        under a look (theme and the table's own rules: focused, blurred) seen since the last drop are still
+        right: only a new look drops them. The lookup of component styles (the focused cursor's) is cached
+        without the pseudo classes, so that one is always dropped."""
+        look = (self.app.theme, self.styles.get_render_rules())
+        seen: list[tuple[object, ...]] = getattr(self, "_looks", [])
+        if look in seen:
+            Widget.notify_style_update(self)  # the widget's own style caches
+            self._get_styles_to_render_cell.cache_clear()
             self.refresh()
             return
-        self._look = look
+        same_theme = bool(seen) and seen[-1][0] == look[0]
+        self._looks = [*seen[-3:], look] if same_theme else [look]
         super().notify_style_update()
 
     # -- data -----------------------------------------------------------------------------------------------

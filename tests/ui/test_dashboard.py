@@ -476,6 +476,22 @@ async def test_refreshes_that_change_cells_do_not_pile_up_old_renders() -> None:
         assert drawn[-1] > 0  # the table is drawn from the cache, which keeps the current renders
 
 
+async def test_a_tab_switch_reuses_the_cells_a_table_rendered_before() -> None:
+    """Focus leaving and coming back restyles a table; its renders are keyed by focus already, so they are kept
+    and reused (DataTable would drop and re-render every visible cell on each tab switch)."""
+    app = make_app(auto_refresh=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settled(pilot)
+        await pilot.press("3", "2", "3")
+        await pilot.pause()
+        cache = table(app, "entries")._cell_render_cache
+        rendered = {key: cache.get(key) for key in list(cache.keys())}
+        await pilot.press("2", "3")
+        await pilot.pause()
+        assert app.focused is table(app, "entries")
+        assert rendered and all(cache.get(key) is cells for key, cells in rendered.items())
+
+
 async def test_auto_refresh_waits_while_a_modal_is_open_and_while_paused() -> None:
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
