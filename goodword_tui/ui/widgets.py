@@ -71,13 +71,13 @@ class KeyedTable(DataTable[Text]):
         self.loaded = False
         self.marks: set[str] = set()  # keys of marked rows; a mark outlives refreshes while its row exists
         self.drawn_look: tuple[object, ...] = ()  # the look (Table.look) of the last table synced in
-        # Published as the cursor moves on the focused table, to subscribers called there and then (the inspector).
+        # Published as the cursor moves on the focused table, to subscribers called there and then (the inspector,
+        # which schedules itself for after the frame showing the move).
         self.cursor_moved: Signal[KeyedTable] = Signal(self, "cursor-moved")
 
     def watch_cursor_coordinate(self, old: Coordinate, new: Coordinate) -> None:
-        """The row under the cursor reaches the inspector in the same frame as the highlight: DataTable's
-        RowHighlighted message climbs to the screen one widget at a time, and landed a frame (on a busy
-        machine, hundreds of milliseconds) after the highlight had moved."""
+        """The cursor's move reaches the inspector directly: DataTable's RowHighlighted message climbs to the
+        screen one widget at a time, and on a busy machine landed hundreds of milliseconds after the move."""
         super().watch_cursor_coordinate(old, new)
         if old != new and self.has_focus:
             self.cursor_moved.publish(self)
