@@ -862,10 +862,8 @@ class GoodwordApp(App[int]):
         the pane switched) is out: the findings lookup and the inspector's text cost a key tens of
         milliseconds here, and painted in the same frame they held the highlight back (a cursor key's first
         change 14 ms → 55-67 ms p50 in the dashboard bench). Moves before that frame make one update."""
-        if self._inspection_pending:
-            return
-        self._inspection_pending = True
-        self.call_after_refresh(self._inspect_now)
+        if not self._inspection_pending:
+            self._inspection_pending = self.call_after_refresh(self._inspect_now)  # False: the app is closing
 
     def _inspect_now(self) -> None:
         self._inspection_pending = False
@@ -1427,7 +1425,7 @@ def dashboard_app(
     watch_terminal: bool = True,
 ) -> GoodwordApp:
     """The dashboard as it runs for an operator (and in the soak bench): reads in `reader`'s child process when
-    given, the long-lived heap frozen and the collector tuned for this process."""
+    given, the long-lived heap frozen."""
     monitor = Monitor(settings, factory=reader.fetchers) if reader is not None else None
     app = GoodwordApp(settings, monitor, read_only=read_only, watch_terminal=watch_terminal, own_process=True)
     # The collector keeps Python's default thresholds: with the long-lived heap frozen, a full collection walks
