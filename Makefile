@@ -12,6 +12,7 @@ $(BIN)/python:
 
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m compileall -q goodword_tui  # as a wheel install would: start-up reads bytecode, not source
 	touch $(STAMP)
 
 install: $(STAMP)

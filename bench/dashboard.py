@@ -3,8 +3,9 @@
 The sandbox runs in its own process (as in `goodword-tui demo`); the dashboard is started on a PTY and read
 through pyte. Printed as JSON, per scenario:
 
-- `first_paint_s`: process start → the header is on screen (target <= 0.5 s)
-- `panes_filled_s`: process start → AWS and Snowflake data shown in the header (target <= 1.5 s)
+- `first_paint_s`: process start → the header is on screen (target <= 0.5 s); median and max over `--starts`
+  starts, the package's bytecode compiled first (as an installed package's is)
+- `panes_filled_s`: process start → AWS and Snowflake data shown in the header (target <= 1.5 s), the same way
 - `key_latency_ms`: a key (tab switch) → the screen first changes (characters or colours), measured while
   refreshes run (p95 target <= 50 ms); `key_settled_ms`: → the last change of that key (the inspector, key bar
   and focus have caught up: no output for 0.15 s after it)
@@ -14,14 +15,16 @@ through pyte. Printed as JSON, per scenario:
   its reader process, which holds boto3, the connector and sqlmesh (None with `GOODWORD_TUI_READER=inline`)
 - `idle_bytes_per_min`: bytes written to the terminal in a minute when nothing changes (target <= 2 KB/min)
 
-Run: `python bench/dashboard.py [--scenario handoff scale] [--idle 60] [--keys 60]`.
+Run: `python bench/dashboard.py [--scenario handoff scale] [--idle 60] [--keys 60] [--starts 5]`.
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import contextlib
 import json
+import os
 import re
 import statistics
 import sys
@@ -115,7 +118,17 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def run(scenario: str, idle_s: float, keys: int, size: tuple[int, int]) -> dict[str, Any]:
+def start_times(argv: list[str], size: tuple[int, int]) -> tuple[float, float]:
+    """One start of the dashboard: process start → first paint, → the header shows AWS and Snowflake data."""
+    with Terminal(argv, cols=size[0], rows=size[1]) as term:
+        first_paint = term.wait_for("WRITE", 20)
+        filled = term.wait_for(lambda screen: FILLED.search(screen) is not None, 60)
+        term.type("q")
+        term.wait_exit(15)
+    return first_paint, filled
+
+
+def run(scenario: str, idle_s: float, keys: int, size: tuple[int, int], starts: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="goodword-bench-") as state:
         started = time.perf_counter()
         sandbox = SandboxProcess(scenario, Path(state))
@@ -127,9 +140,12 @@ def run(scenario: str, idle_s: float, keys: int, size: tuple[int, int]) -> dict[
                 raise RuntimeError("the sandbox's SQLMesh state was not built")
             sandbox_ready = time.perf_counter() - started
             argv = [sys.executable, "-m", "goodword_tui", "-c", str(sandbox.config_path)]
+            # One start is one sample of a figure the machine's noise moves by tenths of a second: take several.
+            times = [start_times(argv, size) for _ in range(starts - 1)]
             with Terminal(argv, cols=size[0], rows=size[1]) as term:
                 first_paint = term.wait_for("WRITE", 20)
                 filled = term.wait_for(lambda screen: FILLED.search(screen) is not None, 60)
+                times.append((first_paint, filled))
                 term.wait_for(lambda screen: "loading" not in screen.split("\n", 3)[1], 60)
                 latencies, tab_settled = key_latencies(term, ["2", "3"], keys)
                 term.type("3")  # the Snowflake tab: its first table (the entries) has the focus
@@ -153,8 +169,8 @@ def run(scenario: str, idle_s: float, keys: int, size: tuple[int, int]) -> dict[
         "terminal": f"{size[0]}x{size[1]}",
         "sandbox_start_s": round(sandbox_start, 2),
         "sandbox_ready_s": round(sandbox_ready, 2),
-        "first_paint_s": round(first_paint, 3),
-        "panes_filled_s": round(filled, 3),
+        "first_paint_s": spread([paint for paint, _ in times]),
+        "panes_filled_s": spread([fill for _, fill in times]),
         "key_latency_ms": summary(latencies),
         "key_settled_ms": summary(tab_settled),
         "cursor_latency_ms": summary(cursor),
@@ -175,15 +191,25 @@ def run(scenario: str, idle_s: float, keys: int, size: tuple[int, int]) -> dict[
     }
 
 
+def spread(seconds: list[float]) -> dict[str, float]:
+    return {"starts": len(seconds), "median": round(statistics.median(seconds), 3), "max": round(max(seconds), 3)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenario", nargs="+", default=["handoff", "scale"])
     parser.add_argument("--idle", type=float, default=60.0, help="seconds of idle output to measure")
     parser.add_argument("--keys", type=int, default=60, help="key presses to time")
     parser.add_argument("--size", default="160x48")
+    parser.add_argument("--starts", type=int, default=5, help="dashboard starts to time first paint over")
     args = parser.parse_args(argv)
     cols, rows = (int(v) for v in args.size.split("x"))
-    report = {"benchmark": "dashboard", "runs": [run(s, args.idle, args.keys, (cols, rows)) for s in args.scenario]}
+    # An installed package starts from bytecode (pip compiles a wheel's modules; Python writes .pyc on first
+    # import); with PYTHONDONTWRITEBYTECODE set, as on some CI machines, an editable checkout never would.
+    compileall.compile_dir(Path(__file__).resolve().parents[1] / "goodword_tui", quiet=1)
+    load = os.getloadavg()
+    runs = [run(s, args.idle, args.keys, (cols, rows), max(1, args.starts)) for s in args.scenario]
+    report = {"benchmark": "dashboard", "load_average_at_start": [round(v, 2) for v in load], "runs": runs}
     print(json.dumps(report, indent=2))
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)

@@ -1,7 +1,9 @@
-"""Where goodword-tui logs, for the dashboard and its reader process alike.
+"""Where goodword-tui logs, for the dashboard and its reader process.
 
 Never to the terminal the dashboard draws on: a small rotating file (`$GOODWORD_TUI_LOG`, else the user's log
-directory). Kept out of `ui/` so the reader process, which never imports Textual, logs to the same file.
+directory). The reader process logs beside it, to a file of its own (`reader_log_path`): two processes rotating
+one file would rename it under each other and lose lines. Kept out of `ui/` so the reader, which never imports
+Textual, uses it too. The files are the operator's alone (0600), like the journal.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import os
 import threading
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
+from typing import IO, Any
 
 log = logging.getLogger("goodword_tui")
 
@@ -25,12 +28,30 @@ def log_path() -> Path:
     return Path(user_log_dir("goodword-tui")) / "goodword-tui.log"
 
 
+def reader_log_path(dashboard_log: Path) -> Path:
+    """Where the reader process beside a dashboard logs: `goodword-tui.log` → `goodword-tui-reader.log`."""
+    return dashboard_log.with_name(f"{dashboard_log.stem}-reader{dashboard_log.suffix}")
+
+
+def _owner_only(path: str, flags: int) -> int:
+    fd = os.open(path, flags, 0o600)
+    os.fchmod(fd, 0o600)  # also tightens a file an older version created with the umask's mode
+    return fd
+
+
+class OwnerOnlyFileHandler(RotatingFileHandler):
+    """A rotating log whose files (the current one and each new one after a rollover) only their owner reads."""
+
+    def _open(self) -> IO[Any]:
+        return open(self.baseFilename, self.mode, encoding=self.encoding, errors=self.errors, opener=_owner_only)
+
+
 def configure_logging() -> Path | None:
     """Send our log to a small rotating file (never to the terminal the dashboard draws on)."""
     path = log_path()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handler = RotatingFileHandler(path, maxBytes=1_000_000, backupCount=2, encoding="utf-8")
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        handler = OwnerOnlyFileHandler(path, maxBytes=1_000_000, backupCount=2, encoding="utf-8")
     except OSError:
         return None
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import stat
 import subprocess
 import sys
 import textwrap
@@ -148,6 +149,23 @@ async def test_a_silent_child_is_replaced(settings: Settings, reader: ReaderProc
     assert gone(stuck)  # killed, not left behind
     back = await monitor.refresh("probes")
     assert back.error is None and reader.started == 2
+
+
+async def test_the_child_logs_to_its_own_owner_only_file(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two processes rotating one file would rename it under each other: the child has its own, beside ours."""
+    monkeypatch.setenv("GOODWORD_TUI_LOG", str(tmp_path / "dashboard.log"))
+    reader = ReaderProcess(settings)
+    try:
+        reader.start()
+        assert (await Monitor(settings, factory=reader.fetchers).refresh("probes")).error is None
+    finally:
+        reader.close()
+    own = tmp_path / "dashboard-reader.log"
+    assert "serving" in own.read_text(encoding="utf-8")
+    assert stat.S_IMODE(own.stat().st_mode) == 0o600
+    assert not (tmp_path / "dashboard.log").exists()  # the dashboard's own file is the dashboard's
 
 
 def test_closing_ends_the_child(reader: ReaderProcess) -> None:

@@ -6,6 +6,7 @@ from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
+from goodword_tui.analysis.policy import parse_address
 from goodword_tui.ui.app import Dashboard
 from goodword_tui.ui.screens import EntryScreen, WhyScreen
 from tests.ui import data
@@ -64,6 +65,42 @@ async def test_keys_typed_right_after_w_land_in_the_prompt() -> None:
         await type_fast(pilot, "qw")
         assert app.is_running and len(app.screen_stack) == 2
         assert app.screen.query_one(Input).value == "34.33.7.3qw"
+
+
+async def test_an_address_typed_right_after_w_replaces_the_one_it_offers() -> None:
+    """On a row with an address, `w` offers it, selected: typing replaces it. Typed before the prompt had the
+    focus, the keys must do the same, not land after the offer and then be selected away with it."""
+    app = make_app()
+    async with app.run_test() as pilot:
+        await settled(pilot)
+        await pilot.press("3")  # the Snowflake entries: down to the first single address
+        for _ in range(10):
+            row = app._dashboard().current_row()
+            if row is not None and parse_address(row.copy or "") is not None:
+                break
+            await pilot.press("down")
+        else:
+            raise AssertionError("no single address in the first ten entries")
+        await type_fast(pilot, "w10.0.0.30")
+        await until(pilot, lambda: isinstance(app.screen, WhyScreen), what="why screen")
+        field = app.screen.query_one(Input)
+        await until(pilot, lambda: app.focused is field, what="the prompt focused")
+        assert field.value == "10.0.0.30"
+        await type_fast(pilot, "0")  # typed once the focus is there: goes on from the same place
+        assert field.value == "10.0.0.300"
+
+
+async def test_a_paste_right_after_w_lands_in_the_prompt() -> None:
+    app = make_app()
+    async with app.run_test() as pilot:
+        await settled(pilot)
+        await pilot.press("3")
+        app.post_message(events.Key("w", "w"))
+        app.post_message(events.Paste("172.22.2.106 172.20.0.91 tcp/22"))
+        await until(pilot, lambda: isinstance(app.screen, WhyScreen), what="why screen")
+        field = app.screen.query_one(Input)
+        await until(pilot, lambda: app.focused is field, what="the prompt focused")
+        assert field.value == "172.22.2.106 172.20.0.91 tcp/22"
 
 
 async def test_keys_typed_right_after_a_land_in_the_entry_field() -> None:
