@@ -324,15 +324,27 @@ def _stop(proc: subprocess.Popen[bytes], wait: float = STOP_WAIT_S) -> None:
 # -- the child --------------------------------------------------------------------------------------------------
 
 
+# What the reader imports at start, on one thread, so the first reads find their clients loaded. sqlmesh's
+# first read waits until they are in: it imports the connector's submodules, and one thread importing a package
+# while another imports its submodule can deadlock into a half-initialised module, which Python breaks by failing
+# one of the imports. The other sources import only their own package, which the import lock serialises.
+WARM_UP = ("botocore.session", "boto3", "snowflake.connector", "aiohttp")
+AFTER_WARM_UP = frozenset({"sqlmesh"})
+WARM_UP_WAIT_S = 60.0  # a read never waits longer than this for the imports (they take about a second)
+
+
 class _Child:
     """Serves reads: one task per request, the real fetchers, answers as whole data or "same"."""
 
-    def __init__(self, conn: Connection, settings: Settings) -> None:
+    def __init__(
+        self, conn: Connection, settings: Settings, warm_up: Callable[[threading.Event], None] | None = None
+    ) -> None:
         from goodword_tui.monitor import default_fetchers
 
         self.conn, self.settings = conn, settings
         self.fetchers, self.release = default_fetchers(settings)
-        threading.Thread(target=_warm_up, name="reader-imports", daemon=True).start()
+        self.warmed_up = threading.Event()
+        threading.Thread(target=warm_up or _warm_up, args=(self.warmed_up,), name="reader-imports", daemon=True).start()
         self.last: dict[str, tuple[int, Any]] = {}  # per source: (version, data) last sent whole
         self.send_lock = threading.Lock()
 
@@ -371,6 +383,8 @@ class _Child:
         os._exit(0)
 
     async def answer(self, request: int, source: str, held: int) -> None:
+        if source in AFTER_WARM_UP and not self.warmed_up.is_set():
+            await asyncio.to_thread(self.warmed_up.wait, WARM_UP_WAIT_S)
         try:
             result = await self.fetchers[source](self.settings)
         except Exception as exc:  # a source must not raise; if one does, the dashboard gets a line, not a crash
@@ -398,15 +412,19 @@ class _Child:
             self.conn.send_bytes(payload)
 
 
-def _warm_up() -> None:
-    """Import the clients the first reads need while the dashboard paints (sqlmesh waits for its own read)."""
+def _warm_up(done: threading.Event) -> None:
+    """Import the clients the first reads need while the dashboard paints (`WARM_UP`); sqlmesh is imported by its
+    first read, once these are (`done`)."""
     import importlib
 
-    for name in ("botocore.session", "boto3", "snowflake.connector", "aiohttp"):
-        try:
-            importlib.import_module(name)
-        except ImportError:
-            log.warning("could not import %s", name)
+    try:
+        for name in WARM_UP:
+            try:
+                importlib.import_module(name)
+            except ImportError:  # the read says what is missing
+                log.warning("could not import %s", name)
+    finally:
+        done.set()
 
 
 def _equal(a: Any, b: Any) -> bool:

@@ -5,22 +5,26 @@ from __future__ import annotations
 
 import asyncio
 import os
+import pickle
 import signal
+import socket
 import stat
 import subprocess
 import sys
 import textwrap
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 import pytest
 
 from goodword_tui.config import Settings
-from goodword_tui.model import RouteTargetKind, SqlMeshAuditResult
+from goodword_tui.model import RouteTargetKind, SourceResult, SqlMeshAuditResult
 from goodword_tui.monitor import Monitor
-from goodword_tui.reader import ReaderProcess
+from goodword_tui.reader import ReaderProcess, _Child
 from goodword_tui.sandbox.aws import remove_route
 from goodword_tui.sandbox.platform import SandboxPlatform
 from goodword_tui.sqlmesh_actions import reader_of
@@ -166,6 +170,44 @@ async def test_the_child_logs_to_its_own_owner_only_file(
     assert "serving" in own.read_text(encoding="utf-8")
     assert stat.S_IMODE(own.stat().st_mode) == 0o600
     assert not (tmp_path / "dashboard.log").exists()  # the dashboard's own file is the dashboard's
+
+
+async def test_sqlmesh_reads_only_once_the_clients_are_imported_and_the_others_do_not_wait(
+    settings: Settings,
+) -> None:
+    """sqlmesh's first read imports the connector's submodules; run beside the warm-up's import of the connector,
+    the two imports deadlocked and Python failed one ("partially initialized module", seen once in CI)."""
+    go = threading.Event()
+
+    def slow_warm_up(done: threading.Event) -> None:
+        go.wait(10)
+        done.set()
+
+    ours, theirs = socket.socketpair()
+    child = _Child(Connection(theirs.detach()), settings, warm_up=slow_warm_up)
+    calls: list[str] = []
+
+    def fetcher(source: str) -> Callable[[Settings], Awaitable[SourceResult[tuple[()]]]]:
+        async def fetch(_settings: Settings) -> SourceResult[tuple[()]]:
+            calls.append(source)
+            return SourceResult(source, datetime.now(UTC), data=())
+
+        return fetch
+
+    child.fetchers.update({"sqlmesh": fetcher("sqlmesh"), "probes": fetcher("probes")})
+    answers = Connection(ours.detach())
+    try:
+        sqlmesh = asyncio.create_task(child.answer(7, "sqlmesh", 0))
+        await asyncio.wait_for(child.answer(8, "probes", 0), 5)  # not held: it imports only its own package
+        await asyncio.sleep(0.2)
+        assert calls == ["probes"] and not sqlmesh.done()  # held while the imports run
+        go.set()
+        await asyncio.wait_for(sqlmesh, 5)
+        assert calls == ["probes", "sqlmesh"]
+        assert [pickle.loads(answers.recv_bytes())[:2] for _ in range(2)] == [("answer", 8), ("answer", 7)]
+    finally:
+        go.set()
+        child.release()
 
 
 def test_closing_ends_the_child(reader: ReaderProcess) -> None:

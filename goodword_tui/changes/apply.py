@@ -14,7 +14,8 @@ Between 4 and 5, the change's effect is judged on that fresh read: when it is al
 made the change), nothing is sent and the change is journaled `already_done`.
 
 Then the intent is journaled (fsync), the request sent **once** (botocore and the Snowflake connector are told
-not to retry it), the effect checked by re-reading (polling briefly, AWS is eventually consistent), the
+not to retry it; only a request AWS refused for its rate, unprocessed, is sent again after a backoff), the
+effect checked by re-reading (polling briefly, AWS is eventually consistent), the
 result journaled, and the journal uploaded to S3 when configured.
 
 A request that fails in a way that leaves its outcome open (`outcome_unknown`: a read timeout, a connection
@@ -33,7 +34,9 @@ import contextlib
 import dataclasses
 import enum
 import getpass
+import logging
 import os
+import random
 import re
 import socket
 import sys
@@ -254,6 +257,8 @@ def describe_failure(exc: BaseException) -> str:
 _SNOWFLAKE_NO_ANSWER = (250003, 251011)
 _SNOWFLAKE_HTTP_ERRORS = range(290000, 300000)
 _SERVER_ERROR_STATUS = 500
+THROTTLE_BACKOFF_CAP_S = 8.0
+log = logging.getLogger(__name__)
 
 
 def outcome_unknown(exc: BaseException) -> bool:
@@ -271,6 +276,8 @@ def outcome_unknown(exc: BaseException) -> bool:
         if isinstance(exc, HTTPClientError):  # ReadTimeoutError, ConnectionClosedError ...
             return True
         if isinstance(exc, ClientError):
+            if throttled(exc):  # refused for its rate (EC2 answers 503): AWS did not process it
+                return False
             status = (exc.response.get("ResponseMetadata") or {}).get("HTTPStatusCode") or 0
             return int(status) >= _SERVER_ERROR_STATUS
     errno = getattr(exc, "errno", None)
@@ -280,6 +287,30 @@ def outcome_unknown(exc: BaseException) -> bool:
         if isinstance(exc, SnowflakeError):
             return errno in _SNOWFLAKE_NO_ANSWER or errno in _SNOWFLAKE_HTTP_ERRORS
     return False
+
+
+def throttled(exc: BaseException) -> bool:
+    """AWS refused the request for its rate (`RequestLimitExceeded`, `Throttling`...): it was not processed, so
+    sending it again cannot apply it twice."""
+    from goodword_tui.sources.aws import is_throttling
+
+    return is_throttling(exc)
+
+
+def _send(ops: Any, ctx: ChangeContext, change: Change) -> int:
+    """Send the request; a throttled one again after a backoff (1, 2, 4 s... up to `aws.max_attempts` in all),
+    as botocore would for a read. Nothing else is re-sent. Returns how many times it was throttled."""
+    attempts = max(1, ctx.settings.aws.max_attempts)
+    for attempt in range(attempts):
+        try:
+            ops.send(ctx, change.request)
+            return attempt
+        except Exception as exc:
+            if attempt + 1 >= attempts or not throttled(exc):
+                raise
+            log.warning("%s was throttled (attempt %d of %d); sending it again", change.kind, attempt + 1, attempts)
+            time.sleep(min(2.0**attempt, THROTTLE_BACKOFF_CAP_S) * random.uniform(0.8, 1.0))
+    raise AssertionError("unreachable")  # the last attempt returns or raises
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -520,15 +551,23 @@ class _Settled:
 
 
 def _send_and_settle(ops: Any, ctx: ChangeContext, change: Change, entry_id: str) -> _Settled:
-    """Send the request once, then find out by re-reading whether it took.
+    """Send the request once (again only after AWS refused it for its rate), then find out by re-reading
+    whether it took.
 
     An open outcome is journaled `unknown` before the re-reads, so a crash while settling it is found again.
     """
-    send_error, unknown = "", False
+    send_error, unknown, throttles = "", False, 0
     try:
-        ops.send(ctx, change.request)
+        throttles = _send(ops, ctx, change)
     except Exception as exc:
         send_error, unknown = ctx.safe(describe_failure(exc)), outcome_unknown(exc)
+        if throttled(exc):
+            throttles = max(1, ctx.settings.aws.max_attempts)
+            send_error += f" (throttled on all {throttles} attempts; a throttled request is not processed)"
+    if throttles and not send_error:
+        send_note = f" (AWS throttled it {throttles} time(s) first; sent again after a backoff)"
+    else:
+        send_note = ""
     if unknown:
         with contextlib.suppress(OSError):  # not journaled: the intent alone makes it found at next start
             ctx.journal.write_result(entry_id, UNKNOWN, error=f"the outcome is unknown: {send_error}")
@@ -538,7 +577,7 @@ def _send_and_settle(ops: Any, ctx: ChangeContext, change: Change, entry_id: str
     reread = _reread_until(ctx, change.effect, time.monotonic() + wait)
     verification = reread.verification
     if verification is not None and verification.ok:
-        message = f"applied and verified: {verification.detail}"
+        message = f"applied and verified: {verification.detail}{send_note}"
         if send_error:
             message += f" (the request reported: {send_error}; the re-read shows it took)"
         return _Settled(ApplyStatus.APPLIED, APPLIED, message, reread, send_error)

@@ -595,6 +595,15 @@ _THROTTLE_CODES = frozenset(
 )
 _EXPIRED_CODES = frozenset({"ExpiredToken", "ExpiredTokenException", "RequestExpired"})
 
+
+def is_throttling(exc: BaseException) -> bool:
+    """AWS refused the request for its rate, in any service's words (EC2's `RequestLimitExceeded` comes as a 503)."""
+    response = getattr(exc, "response", None)
+    if not isinstance(response, Mapping):
+        return False
+    return str((response.get("Error") or {}).get("Code", "")) in _THROTTLE_CODES
+
+
 _ACCESS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA|AROA|AIDA)[A-Z0-9]{12,}\b")
 _URL_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
 

@@ -9,6 +9,7 @@ its last one completes (never overlapping), skipped while a modal is open or whi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import gc
 import importlib
@@ -17,7 +18,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -458,6 +459,7 @@ class GoodwordApp(App[int]):
         self._wide = False
         self._change_ctx: ChangeContext | None = None
         self._change_lock = threading.RLock()  # one change (or reconciliation) talks to the platforms at a time
+        self._applying = 0  # changes being applied now (`applying`): quitting waits for them
         self.reconciled: list[Any] = []  # what the start-up reconciliation found (changes.apply.Reconciled)
         self.last_export: Any = None  # the last export's ExportResult (path, sha256, s3_uri, note)
 
@@ -1220,7 +1222,7 @@ class GoodwordApp(App[int]):
         from goodword_tui.changes.apply import apply_batch, apply_change
         from goodword_tui.changes.base import Batch
 
-        with self._change_lock:
+        with self.applying():
             ctx = self.change_context()
             if isinstance(subject, Batch):
                 return apply_batch(
@@ -1399,17 +1401,28 @@ class GoodwordApp(App[int]):
             return
         self._quit_unless_applying()
 
+    @contextlib.contextmanager
+    def applying(self) -> Iterator[None]:
+        """Held while a change is applied (sent, verified, its result journaled): `q` waits for it. The start-up
+        reconciliation takes the change lock too but only re-reads: quitting during it leaves the entries it had
+        not settled for the next start, as a crash would."""
+        with self._change_lock:
+            self._applying += 1
+            try:
+                yield
+            finally:
+                self._applying -= 1
+
     def _quit_unless_applying(self) -> None:
         """`q` and ctrl+c: quit cleanly, except while a change is being sent (its result must be journaled)."""
-        if not self._change_lock.acquire(blocking=False):
+        if self._applying:
             self.notify(
-                "A change is being applied or checked: wait for its result (it is journaled), then press q to quit.",
+                "A change is being applied: wait for its result (it is journaled), then press q to quit.",
                 title="Not quitting yet",
                 severity="warning",
                 timeout=8,
             )
             return
-        self._change_lock.release()
         self.exit(0)
 
     @property

@@ -8,8 +8,9 @@ two more cases, where the server has applied the change and the client still see
 - `late-answer`: the request is forwarded, the server answers, and the answer is held past the client's
   read timeout.
 
-and one where it never arrives, for just that request: `drop` (held until the client gives up; aiohttp then
-cancels the handler, so it is never forwarded).
+and two where it never arrives, for just that request: `drop` (held until the client gives up; aiohttp then
+cancels the handler, so it is never forwarded) and `throttle` (answered with AWS's throttling error, as AWS
+refuses a request over its rate, without forwarding it).
 
 Only a request whose body holds `match` is faulted (an EC2 `Action=CreateRoute`, a Snowflake statement): the
 reads made before and after it go through untouched, without hooking into the client.
@@ -35,8 +36,8 @@ from tests.fixtures.platform import FAST_AWS, FAST_SNOWFLAKE, with_timeouts
 if TYPE_CHECKING:
     from aiohttp import web
 
-WriteFault = Literal["drop", "reset-after", "late-answer"]
-WRITE_FAULTS = ("drop", "reset-after", "late-answer")
+WriteFault = Literal["drop", "reset-after", "late-answer", "throttle"]
+WRITE_FAULTS = ("drop", "reset-after", "late-answer", "throttle")
 
 
 class WriteFaultProxy(HttpFaultProxy):
@@ -48,14 +49,18 @@ class WriteFaultProxy(HttpFaultProxy):
         self.match = b""
         self.then: str | None = None
         self.forwarded = 0  # requests holding the marker that reached the server
+        self.refused = 0  # requests holding the marker answered with a throttling error instead
 
-    def fail_next(self, kind: WriteFault, match: bytes, *, hold_s: float = 5.0, then: str | None = None) -> None:
-        """Fault the next request holding `match`; `hold_s`: how long `late-answer` holds the answer; `then`: a
-        `sandbox.faults` kind switched on (until cleared) once it fired, e.g. the platform goes down after."""
+    def fail_next(
+        self, kind: WriteFault, match: bytes, *, hold_s: float = 5.0, then: str | None = None, count: int = 1
+    ) -> None:
+        """Fault the next `count` requests holding `match`; `hold_s`: how long `late-answer` holds the answer;
+        `then`: a `sandbox.faults` kind switched on (until cleared) once it fired, e.g. the platform goes down."""
         self.match = match
         self.forwarded = 0
+        self.refused = 0
         self.then = then
-        self.write_switch.set(kind, count=1, latency_s=hold_s)
+        self.write_switch.set(kind, count=count, latency_s=hold_s)
 
     def clear(self) -> None:
         super().clear()
@@ -73,6 +78,9 @@ class WriteFaultProxy(HttpFaultProxy):
         fault = self.write_switch.take() if matched else None
         if fault is not None and fault.kind == "drop":
             await asyncio.sleep(3600)  # cancelled when the client gives up: never forwarded
+        if fault is not None and fault.kind == "throttle":
+            self.refused += 1
+            return self._error_response(request, "throttle")
         response = await super()._forward(request, body)
         if matched and response.status < 500:
             self.forwarded += 1

@@ -2,8 +2,9 @@
 a change already made is found before sending and journaled `already_done`; no change applied twice, none lost.
 
 The faults sit between the client and the real emulators (tests/changes/faulty.py): the request never arrives
-(`drop`), or the server applies it and the client sees a reset (`reset-after`) or no answer in time
-(`late-answer`). Timeouts are small (one second for AWS reads, two for Snowflake statements).
+(`drop`), AWS refuses it for its rate (`throttle`: known not applied, so sent again after a backoff), or the
+server applies it and the client sees a reset (`reset-after`) or no answer in time (`late-answer`). Timeouts
+are small (one second for AWS reads, two for Snowflake statements).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -136,6 +138,46 @@ def test_an_aws_write_reset_after_the_server_applied_it_is_unknown_then_applied(
     assert creates == 1 and proxies.aws.forwarded == 1
     assert journal_results(ctx, result.entry_id) == ["unknown", "applied"]
     assert route_target(aws_sandbox, table_id, OPERATIONS_CIDR) == s.platform.topology.peering_id
+
+
+def test_a_throttled_aws_write_is_sent_again_after_a_backoff_and_applied_once(
+    scene: Callable[..., Scene], contexts: Contexts, proxies: WriteProxies, aws_sandbox: AwsSandbox, tmp_path: Path
+) -> None:
+    """AWS refuses a request over its rate without processing it (EC2: 503 RequestLimitExceeded): unlike a lost
+    answer, that outcome is known, so the write is sent again after a backoff, as botocore does for reads."""
+    s, change, table_id = missing_route(scene)
+    ctx = contexts(proxies.route(s.settings, tmp_path), verify_timeout_s=VERIFY_S)
+    proxies.aws.fail_next("throttle", CREATE_ROUTE, count=1)
+    started = time.monotonic()
+    result, creates = apply_counting_creates(change, ctx, aws_sandbox)
+
+    assert result.status is ApplyStatus.APPLIED, result.message
+    assert "throttled it 1 time(s) first" in result.message
+    assert proxies.aws.refused == 1 and creates == 1  # refused once, then the one request that reached the server
+    assert journal_results(ctx, result.entry_id) == ["applied"]  # never `unknown`: the refusal was an answer
+    assert route_target(aws_sandbox, table_id, OPERATIONS_CIDR) == s.platform.topology.peering_id
+    assert time.monotonic() - started >= 0.8  # it waited before sending again
+
+
+def test_an_aws_write_throttled_on_every_attempt_fails_at_once_and_nothing_took(
+    scene: Callable[..., Scene], contexts: Contexts, proxies: WriteProxies, aws_sandbox: AwsSandbox, tmp_path: Path
+) -> None:
+    s, change, table_id = missing_route(scene)
+    settings = proxies.route(s.settings, tmp_path)
+    ctx = contexts(settings, verify_timeout_s=VERIFY_S)
+    proxies.aws.fail_next("throttle", CREATE_ROUTE, count=10)
+    result, creates = apply_counting_creates(change, ctx, aws_sandbox)
+
+    attempts = settings.aws.max_attempts
+    assert result.status is ApplyStatus.FAILED, result.message
+    assert "RequestLimitExceeded" in result.message and f"throttled on all {attempts} attempts" in result.message
+    assert proxies.aws.refused == attempts and creates == 0
+    assert journal_results(ctx, result.entry_id) == ["failed"]  # known not applied: no `unknown`, no re-read wait
+    assert route_target(aws_sandbox, table_id, OPERATIONS_CIDR) is None
+
+    proxies.aws.clear()
+    again = apply_change(change, ctx, reason="INC-7")  # nothing was lost: the platform healthy, it applies once
+    assert again.status is ApplyStatus.APPLIED, again.message
 
 
 def test_an_unknown_outcome_the_platform_cannot_tell_yet_is_settled_at_the_next_start(

@@ -3,8 +3,11 @@ inspector while filtering, ctrl+c, severity words, the order of a root cause and
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from typing import Any
 
 import pytest
@@ -118,22 +121,32 @@ async def test_ctrl_c_in_a_text_field_copies_a_selection_else_quits() -> None:
     assert app.return_code == 0
 
 
+@contextlib.contextmanager
+def held_in_a_worker(hold: Callable[[], AbstractContextManager[Any]]) -> Iterator[None]:
+    """`hold()` entered on another thread (as a worker would) for the duration of the block."""
+    held, release = threading.Event(), threading.Event()
+
+    def work() -> None:
+        with hold():
+            held.set()
+            release.wait(5)
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    held.wait(5)
+    try:
+        yield
+    finally:
+        release.set()
+        worker.join()
+
+
 @pytest.mark.parametrize("key", ["ctrl+c", "q"])
 async def test_quitting_waits_while_a_change_is_being_applied(key: str) -> None:
     app = make_app()
     async with app.run_test() as pilot:
         await settled(pilot)
-        held, release = threading.Event(), threading.Event()
-
-        def apply_in_a_worker() -> None:  # what apply_blocking does: hold the lock while the change is sent
-            with app._change_lock:
-                held.set()
-                release.wait(5)
-
-        worker = threading.Thread(target=apply_in_a_worker)
-        worker.start()
-        held.wait(5)
-        try:
+        with held_in_a_worker(app.applying):  # what apply_blocking does while the change is sent
             seen: list[str] = []
             original = app.notify
             app.notify = lambda message, **kw: seen.append(str(message)) or original(message, **kw)  # type: ignore[method-assign]
@@ -141,11 +154,20 @@ async def test_quitting_waits_while_a_change_is_being_applied(key: str) -> None:
             await pilot.pause()
             assert app.is_running
             assert any("A change is being applied" in m and "press q" in m for m in seen)
-        finally:
-            release.set()
-            worker.join()
         await pilot.press(key)  # the change ended: the same key now quits
         await until(pilot, lambda: not app.is_running, what="the app to exit")
+
+
+async def test_quitting_does_not_wait_for_the_start_up_journal_check() -> None:
+    """The start-up reconciliation holds the change lock while it re-reads (seconds when the platform is slow),
+    but sends nothing: an entry it had not settled is settled at the next start, so `q` quits at once."""
+    app = make_app()
+    async with app.run_test() as pilot:
+        await settled(pilot)
+        with held_in_a_worker(lambda: app._change_lock):  # what _reconcile_blocking does while it re-reads
+            await pilot.press("q")
+            await until(pilot, lambda: not app.is_running, what="the app to exit")
+    assert app.return_code == 0
 
 
 async def test_severity_words_are_all_upper_case() -> None:

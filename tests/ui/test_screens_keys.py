@@ -28,6 +28,15 @@ async def type_fast(pilot: Pilot, text: str, *, then: tuple[str, ...] = ()) -> N
         await pilot.pause()
 
 
+async def focused_why_prompt(pilot: Pilot) -> Input:
+    """The `w` prompt's field, once the screen is up and the field has the focus."""
+    app = pilot.app
+    await until(pilot, lambda: isinstance(app.screen, WhyScreen), what="why screen")
+    field = app.screen.query_one(Input)
+    await until(pilot, lambda: app.focused is field, what="the prompt focused")
+    return field
+
+
 async def test_keys_typed_right_after_slash_land_in_the_filter_bar() -> None:
     app = make_app()
     async with app.run_test() as pilot:
@@ -82,9 +91,7 @@ async def test_an_address_typed_right_after_w_replaces_the_one_it_offers() -> No
         else:
             raise AssertionError("no single address in the first ten entries")
         await type_fast(pilot, "w10.0.0.30")
-        await until(pilot, lambda: isinstance(app.screen, WhyScreen), what="why screen")
-        field = app.screen.query_one(Input)
-        await until(pilot, lambda: app.focused is field, what="the prompt focused")
+        field = await focused_why_prompt(pilot)
         assert field.value == "10.0.0.30"
         await type_fast(pilot, "0")  # typed once the focus is there: goes on from the same place
         assert field.value == "10.0.0.300"
@@ -97,9 +104,7 @@ async def test_a_paste_right_after_w_lands_in_the_prompt() -> None:
         await pilot.press("3")
         app.post_message(events.Key("w", "w"))
         app.post_message(events.Paste("172.22.2.106 172.20.0.91 tcp/22"))
-        await until(pilot, lambda: isinstance(app.screen, WhyScreen), what="why screen")
-        field = app.screen.query_one(Input)
-        await until(pilot, lambda: app.focused is field, what="the prompt focused")
+        field = await focused_why_prompt(pilot)
         assert field.value == "172.22.2.106 172.20.0.91 tcp/22"
 
 
