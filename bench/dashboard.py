@@ -38,6 +38,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.figures import latency_summary
 from goodword_tui.cli import SandboxProcess
 from tests.e2e.terminal import KEYS, Terminal
 
@@ -105,12 +106,7 @@ def key_latencies(term: Terminal, keys: list[str], count: int) -> tuple[list[flo
 
 
 def summary(latencies: list[float]) -> dict[str, float]:
-    return {
-        "presses": len(latencies),
-        "p50": round(statistics.median(latencies), 1),
-        "p95": round(percentile(latencies, 0.95), 1),
-        "max": round(max(latencies), 1),
-    }
+    return {"presses": len(latencies), **latency_summary(latencies)}
 
 
 def settle(term: Terminal, quiet_s: float = 3.0, limit_s: float = 30.0) -> None:
@@ -119,11 +115,6 @@ def settle(term: Terminal, quiet_s: float = 3.0, limit_s: float = 30.0) -> None:
     while time.perf_counter() < deadline:
         if term.pump(quiet_s) == 0:
             return
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def start_times(argv: list[str], size: tuple[int, int]) -> tuple[float, float]:

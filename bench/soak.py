@@ -33,7 +33,6 @@ import json
 import os
 import random
 import re
-import statistics
 import sys
 import tempfile
 import time
@@ -44,6 +43,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.figures import latency_summary
 from goodword_tui.cli import SandboxProcess
 from goodword_tui.config import parse_settings
 from goodword_tui.sandbox.faults import send_control
@@ -121,18 +121,7 @@ def rss_mb(pid: int | str | None = "self") -> float:
 
 
 def summary(latencies: list[float], pressed: int) -> dict[str, float]:
-    return {
-        "pressed": pressed,
-        "timed": len(latencies),
-        "p50": round(statistics.median(latencies), 1),
-        "p95": round(percentile(latencies, 0.95), 1),
-        "max": round(max(latencies), 1),
-    }
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+    return {"pressed": pressed, "timed": len(latencies), **latency_summary(latencies)}
 
 
 def soak_settings(config_path: Path, refresh_s: float) -> Any:

@@ -49,6 +49,7 @@ import time  # noqa: E402
 from datetime import UTC, datetime  # noqa: E402
 from typing import Any  # noqa: E402
 
+from bench.figures import latency_summary  # noqa: E402
 from goodword_tui.config import Settings, parse_settings  # noqa: E402
 from goodword_tui.sandbox.sqlmesh import AS_OF, DUCKDB_NAME, REPO_PROJECT, build_environment, copy_project  # noqa: E402
 from goodword_tui.sources.sqlmesh import SqlMeshReader  # noqa: E402
@@ -446,15 +447,7 @@ def dashboard_pane_filled(project: Path, runs: int, env: dict[str, str], preimpo
 
 
 def percentiles(values: list[float]) -> dict[str, Any]:
-    if not values:
-        return {"presses": 0}
-    ordered = sorted(values)
-    return {
-        "presses": len(ordered),
-        "p50": round(ordered[len(ordered) // 2], 1),
-        "p95": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))], 1),
-        "max": round(ordered[-1], 1),
-    }
+    return {"presses": len(values), **latency_summary(values)} if values else {"presses": 0}
 
 
 def dashboard_key_latency(project: Path, models: int, presses: int) -> dict[str, Any]:

@@ -297,20 +297,24 @@ def throttled(exc: BaseException) -> bool:
     return is_throttling(exc)
 
 
-def _send(ops: Any, ctx: ChangeContext, change: Change) -> int:
+def _send(ops: Any, ctx: ChangeContext, change: Change) -> tuple[int, Exception | None]:
     """Send the request; a throttled one again after a backoff (1, 2, 4 s... up to `aws.max_attempts` in all),
-    as botocore would for a read. Nothing else is re-sent. Returns how many times it was throttled."""
+    as botocore would for a read. Nothing else is re-sent. Returns how many times AWS throttled it and the last
+    attempt's error (None: sent)."""
     attempts = max(1, ctx.settings.aws.max_attempts)
-    for attempt in range(attempts):
+    throttles = 0
+    while True:
         try:
             ops.send(ctx, change.request)
-            return attempt
+            return throttles, None
         except Exception as exc:
-            if attempt + 1 >= attempts or not throttled(exc):
-                raise
-            log.warning("%s was throttled (attempt %d of %d); sending it again", change.kind, attempt + 1, attempts)
-            time.sleep(min(2.0**attempt, THROTTLE_BACKOFF_CAP_S) * random.uniform(0.8, 1.0))
-    raise AssertionError("unreachable")  # the last attempt returns or raises
+            if not throttled(exc):
+                return throttles, exc
+            throttles += 1
+            if throttles >= attempts:
+                return throttles, exc
+            log.warning("%s was throttled (attempt %d of %d); sending it again", change.kind, throttles, attempts)
+            time.sleep(min(2.0 ** (throttles - 1), THROTTLE_BACKOFF_CAP_S) * random.uniform(0.8, 1.0))
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -556,18 +560,24 @@ def _send_and_settle(ops: Any, ctx: ChangeContext, change: Change, entry_id: str
 
     An open outcome is journaled `unknown` before the re-reads, so a crash while settling it is found again.
     """
-    send_error, unknown, throttles = "", False, 0
-    try:
-        throttles = _send(ops, ctx, change)
-    except Exception as exc:
-        send_error, unknown = ctx.safe(describe_failure(exc)), outcome_unknown(exc)
-        if throttled(exc):
-            throttles = max(1, ctx.settings.aws.max_attempts)
-            send_error += f" (throttled on all {throttles} attempts; a throttled request is not processed)"
-    if throttles and not send_error:
-        send_note = f" (AWS throttled it {throttles} time(s) first; sent again after a backoff)"
-    else:
-        send_note = ""
+    throttles, error = _send(ops, ctx, change)
+    send_error, unknown = "", False
+    if error is not None:
+        send_error, unknown = ctx.safe(describe_failure(error)), outcome_unknown(error)
+    if error is not None and throttled(error):
+        send_error += f" (throttled on all {throttles} attempts; a throttled request is not processed)"
+    settled = _settle(ctx, change, entry_id, send_error, unknown)
+    if throttles and not (error is not None and throttled(error)):
+        note = (
+            f" (before that, AWS throttled it {throttles} time(s): a throttled request is not processed, so it was"
+            " sent again after a backoff)"
+        )
+        settled = dataclasses.replace(settled, message=settled.message + note)
+    return settled
+
+
+def _settle(ctx: ChangeContext, change: Change, entry_id: str, send_error: str, unknown: bool) -> _Settled:
+    """After the send: journal an open outcome, re-read, and say what happened."""
     if unknown:
         with contextlib.suppress(OSError):  # not journaled: the intent alone makes it found at next start
             ctx.journal.write_result(entry_id, UNKNOWN, error=f"the outcome is unknown: {send_error}")
@@ -577,7 +587,7 @@ def _send_and_settle(ops: Any, ctx: ChangeContext, change: Change, entry_id: str
     reread = _reread_until(ctx, change.effect, time.monotonic() + wait)
     verification = reread.verification
     if verification is not None and verification.ok:
-        message = f"applied and verified: {verification.detail}{send_note}"
+        message = f"applied and verified: {verification.detail}"
         if send_error:
             message += f" (the request reported: {send_error}; the re-read shows it took)"
         return _Settled(ApplyStatus.APPLIED, APPLIED, message, reread, send_error)

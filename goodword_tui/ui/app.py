@@ -459,7 +459,7 @@ class GoodwordApp(App[int]):
         self._wide = False
         self._change_ctx: ChangeContext | None = None
         self._change_lock = threading.RLock()  # one change (or reconciliation) talks to the platforms at a time
-        self._applying = 0  # changes being applied now (`applying`): quitting waits for them
+        self._applying: set[int] = set()  # threads applying a change now (`applying`): quitting waits for them
         self.reconciled: list[Any] = []  # what the start-up reconciliation found (changes.apply.Reconciled)
         self.last_export: Any = None  # the last export's ExportResult (path, sha256, s3_uri, note)
 
@@ -1403,15 +1403,17 @@ class GoodwordApp(App[int]):
 
     @contextlib.contextmanager
     def applying(self) -> Iterator[None]:
-        """Held while a change is applied (sent, verified, its result journaled): `q` waits for it. The start-up
+        """Held while a change is applied (sent, verified, its result journaled): `q` waits for it, from the
+        moment it is asked for (waiting for the lock too: once asked for, it is sent). The start-up
         reconciliation takes the change lock too but only re-reads: quitting during it leaves the entries it had
         not settled for the next start, as a crash would."""
-        with self._change_lock:
-            self._applying += 1
-            try:
+        me = threading.get_ident()
+        self._applying.add(me)
+        try:
+            with self._change_lock:
                 yield
-            finally:
-                self._applying -= 1
+        finally:
+            self._applying.discard(me)
 
     def _quit_unless_applying(self) -> None:
         """`q` and ctrl+c: quit cleanly, except while a change is being sent (its result must be journaled)."""

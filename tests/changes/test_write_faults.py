@@ -152,7 +152,7 @@ def test_a_throttled_aws_write_is_sent_again_after_a_backoff_and_applied_once(
     result, creates = apply_counting_creates(change, ctx, aws_sandbox)
 
     assert result.status is ApplyStatus.APPLIED, result.message
-    assert "throttled it 1 time(s) first" in result.message
+    assert "AWS throttled it 1 time(s)" in result.message
     assert proxies.aws.refused == 1 and creates == 1  # refused once, then the one request that reached the server
     assert journal_results(ctx, result.entry_id) == ["applied"]  # never `unknown`: the refusal was an answer
     assert route_target(aws_sandbox, table_id, OPERATIONS_CIDR) == s.platform.topology.peering_id

@@ -158,6 +158,30 @@ async def test_quitting_waits_while_a_change_is_being_applied(key: str) -> None:
         await until(pilot, lambda: not app.is_running, what="the app to exit")
 
 
+async def test_quitting_waits_for_a_change_asked_for_while_the_journal_check_runs() -> None:
+    """Once asked for, a change is sent as soon as the check lets go of the lock: quitting then would send it
+    after the screen is gone, so `q` waits for it from the moment it is asked for."""
+    app = make_app()
+    async with app.run_test() as pilot:
+        await settled(pilot)
+
+        def apply_when_the_lock_is_free() -> None:
+            with app.applying():
+                pass
+
+        waiting = threading.Thread(target=apply_when_the_lock_is_free)
+        with held_in_a_worker(lambda: app._change_lock):  # the journal check
+            waiting.start()
+            await until(pilot, lambda: bool(app._applying), what="the change waiting for the lock")
+            await pilot.press("q")
+            await pilot.pause()
+            assert app.is_running
+        waiting.join(5)
+        assert not app._applying
+        await pilot.press("q")  # the change went through: now it quits
+        await until(pilot, lambda: not app.is_running, what="the app to exit")
+
+
 async def test_quitting_does_not_wait_for_the_start_up_journal_check() -> None:
     """The start-up reconciliation holds the change lock while it re-reads (seconds when the platform is slow),
     but sends nothing: an entry it had not settled is settled at the next start, so `q` quits at once."""

@@ -15,18 +15,18 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
-from textual.screen import ModalScreen
 from textual.widgets import Input, ProgressBar, Static
 
 from goodword_tui.analysis.sqlmesh_views import preview_lines
-from goodword_tui.changes.inputs import InputError, validate_reason
 from goodword_tui.ui.guard import guarded, one_line
 from goodword_tui.ui.panes.sqlmesh import refused
+from goodword_tui.ui.screens.confirmed import ConfirmedApplyScreen
 from goodword_tui.ui.widgets import TONE_STYLE, KeyBar, set_text
 
 
-class SqlMeshPlanScreen(ModalScreen[None]):
+class SqlMeshPlanScreen(ConfirmedApplyScreen):
     AUTO_FOCUS = "#sqlmesh-plan-body"
+    FIELDS, NOT_DONE, DOING = "sqlmesh-plan", "Not applied", "apply to it"
     BINDINGS = [
         Binding("escape,q", "close", "Close", id="sqlmesh-plan-close"),
         Binding("a", "sqlmesh_apply", "Apply…", id="sqlmesh-apply"),
@@ -51,7 +51,6 @@ class SqlMeshPlanScreen(ModalScreen[None]):
         self.applying = False
         self.outcome: Any = None
         self.cancel_event = threading.Event()
-        self.confirmation = ""
         self.log_lines: list[str] = []
 
     def compose(self) -> ComposeResult:
@@ -66,8 +65,7 @@ class SqlMeshPlanScreen(ModalScreen[None]):
             yield KeyBar()
 
     def on_mount(self) -> None:
-        self.query_one("#sqlmesh-plan-confirm", Input).display = False
-        self.query_one("#sqlmesh-plan-reason", Input).display = False
+        self.hide_fields()
         self.query_one("#sqlmesh-plan-progress", ProgressBar).display = False
         self.run_worker(self._build(), group="sqlmesh-plan", exit_on_error=False)
 
@@ -109,65 +107,28 @@ class SqlMeshPlanScreen(ModalScreen[None]):
             return
         if self.change is None or self.applying:
             return
-        if self.change.dangerous:
-            self._ask(
-                "#sqlmesh-plan-confirm", f"type {self.change.confirm_phrase} and Enter to apply to it (Esc: back)"
-            )
-        else:
-            self._ask("#sqlmesh-plan-reason")
-
-    def _ask(self, selector: str, placeholder: str = "") -> None:
-        for box in self.query(Input):
-            box.display = False
-        box = self.query_one(selector, Input)
-        if placeholder:
-            box.placeholder = placeholder
-        box.value = ""
-        box.display = True
-        box.focus()
+        self.ask_to_confirm()
 
     def _hide_inputs(self) -> None:
-        for box in self.query(Input):
-            box.display = False
+        self.hide_fields()
         self.query_one("#sqlmesh-plan-body").focus()
 
-    @on(Input.Submitted, "#sqlmesh-plan-confirm")
-    def _confirmed(self, event: Input.Submitted) -> None:
-        expected = self.change.confirm_phrase
-        if event.value.strip() != expected:
-            self.notify(f"Not applied: type '{expected}' to confirm", severity="warning", timeout=4)
-            return
-        self.confirmation = expected
-        self._ask("#sqlmesh-plan-reason")
-
-    @on(Input.Submitted, "#sqlmesh-plan-reason")
-    def _reason_given(self, event: Input.Submitted) -> None:
-        try:
-            reason = validate_reason(event.value)
-        except InputError as error:
-            self.notify(f"Not applied: {error.message}", severity="warning", timeout=5)
-            return
+    def start(self, reason: str, confirmation: str | None) -> None:
         self._hide_inputs()
         self.applying = True
         self.cancel_event.clear()
         self.query_one("#sqlmesh-plan-progress", ProgressBar).display = True
         self.refresh_bindings()
         self._log(f"applying (reason: {reason})…", "")
-        self._apply(reason, self.confirmation if self.change.dangerous else None)
+        self._apply(reason, confirmation)
 
     @work(thread=True, exclusive=True, group="sqlmesh-apply", exit_on_error=False)
     def _apply(self, reason: str, confirmation: str | None) -> None:
-        """In a worker thread: the core's apply_change, as for every change (guards, journal, verification)."""
-        from goodword_tui.changes.sqlmesh import Watch, use_reader, watched
+        """In a worker thread: the core's apply_change, its progress posted here."""
+        from goodword_tui.changes.sqlmesh import Watch
 
         watch = Watch(on_event=lambda e: self.post_message(self.Progress(e)), cancel=self.cancel_event)
-        try:
-            use_reader(self.app.change_context(), self.actions.reader)  # type: ignore[attr-defined]
-            outcome: Any = self.app.apply_blocking(  # type: ignore[attr-defined]
-                watched(self.change, watch), reason=reason, confirmation=confirmation, lockout_override=None
-            )
-        except Exception as error:  # shown in one line; the journal says what was sent, if anything
-            outcome = error
+        outcome = self.apply_watched(watch, reason, confirmation)
         self.app.call_from_thread(self._applied, outcome)
 
     def _applied(self, outcome: Any) -> None:
@@ -182,9 +143,7 @@ class SqlMeshPlanScreen(ModalScreen[None]):
                 self._log(f"{outcome.status.value.replace('_', ' ')}: {outcome.message}", "bad")
             if outcome.entry_id:
                 self._log(f"journal entry {outcome.entry_id} (j shows the journal)", "muted")
-            applied = getattr(self.app, "changes_applied", None)
-            if applied is not None:
-                applied(self.change, outcome)
+            self.tell_the_dashboard(outcome)
         self.refresh_bindings()
 
     @on(Progress)

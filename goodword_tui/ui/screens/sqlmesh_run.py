@@ -10,21 +10,22 @@ import threading
 from typing import Any
 
 from rich.text import Text
-from textual import on, work
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Input, Log, Static
 
-from goodword_tui.changes.inputs import InputError, validate_reason
+from goodword_tui.changes.inputs import InputError
 from goodword_tui.ui.guard import guarded, one_line
 from goodword_tui.ui.panes.sqlmesh import refused
+from goodword_tui.ui.screens.confirmed import ConfirmedApplyScreen
 from goodword_tui.ui.widgets import KeyBar, set_text
 
 
-class SqlMeshRunScreen(ModalScreen[None]):
+class SqlMeshRunScreen(ConfirmedApplyScreen):
     AUTO_FOCUS = "#sqlmesh-run-log"
+    FIELDS, NOT_DONE, DOING = "sqlmesh-run", "Not run", "run it"
     BINDINGS = [
         Binding("escape,q", "close", "Close", id="sqlmesh-run-close"),
         Binding("x", "cancel_run", "Cancel run", id="sqlmesh-cancel-run"),
@@ -41,7 +42,6 @@ class SqlMeshRunScreen(ModalScreen[None]):
         self.outcome: Any = None  # the ApplyResult
         self.lines: list[str] = []
         self.cancel_event = threading.Event()
-        self.confirmation = ""
 
     def compose(self) -> ComposeResult:
         with Vertical(id="detail-box", classes="modal-box"):
@@ -53,8 +53,7 @@ class SqlMeshRunScreen(ModalScreen[None]):
             yield KeyBar()
 
     def on_mount(self) -> None:
-        for box in self.query(Input):
-            box.display = False
+        self.hide_fields()
         self.run_worker(self._plan(), group="sqlmesh-run", exit_on_error=False)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -89,58 +88,23 @@ class SqlMeshRunScreen(ModalScreen[None]):
         log.write_lines([self.change.description, "", "Runs exactly:", *self.change.request.lines, ""])
         if self.change.dangerous:
             log.write_lines([f"DANGEROUS: {reason}" for reason in self.change.danger_reasons])
-            self._ask("#sqlmesh-run-confirm", f"type {self.change.confirm_phrase} and Enter to run it (Esc: back)")
-        else:
-            self._ask("#sqlmesh-run-reason")
+        self.ask_to_confirm()
         self._state("review the run, then confirm", "")
 
-    def _ask(self, selector: str, placeholder: str = "") -> None:
-        for other in self.query(Input):
-            other.display = False
-        box = self.query_one(selector, Input)
-        if placeholder:
-            box.placeholder = placeholder
-        box.value = ""
-        box.display = True
-        box.focus()
-
-    @on(Input.Submitted, "#sqlmesh-run-confirm")
-    def _confirmed(self, event: Input.Submitted) -> None:
-        expected = self.change.confirm_phrase
-        if event.value.strip() != expected:
-            self.notify(f"Not run: type '{expected}' to confirm", severity="warning", timeout=4)
-            return
-        self.confirmation = expected
-        self._ask("#sqlmesh-run-reason")
-
-    @on(Input.Submitted, "#sqlmesh-run-reason")
-    def _reason_given(self, event: Input.Submitted) -> None:
-        try:
-            reason = validate_reason(event.value)
-        except InputError as error:
-            self.notify(f"Not run: {error.message}", severity="warning", timeout=5)
-            return
-        for box in self.query(Input):
-            box.display = False
+    def start(self, reason: str, confirmation: str | None) -> None:
         self.query_one("#sqlmesh-run-log", Log).focus()
         self.started = True
         self.refresh_bindings()
         self._state("running… (x cancels)")
-        self._run(reason, self.confirmation if self.change.dangerous else None)
+        self._run(reason, confirmation)
 
     @work(thread=True, exclusive=True, group="sqlmesh-run-apply", exit_on_error=False)
     def _run(self, reason: str, confirmation: str | None) -> None:
-        """In a worker thread: the core's apply_change runs the subprocess (guards, journal, verification)."""
-        from goodword_tui.changes.sqlmesh import Watch, use_reader, watched
+        """In a worker thread: the core's apply_change runs the subprocess, its output streaming here."""
+        from goodword_tui.changes.sqlmesh import Watch
 
         watch = Watch(on_line=lambda line: self.app.call_from_thread(self._line, line), cancel=self.cancel_event)
-        try:
-            use_reader(self.app.change_context(), self.actions.reader)  # type: ignore[attr-defined]
-            outcome: Any = self.app.apply_blocking(  # type: ignore[attr-defined]
-                watched(self.change, watch), reason=reason, confirmation=confirmation, lockout_override=None
-            )
-        except Exception as error:  # shown in one line; the journal says what was sent, if anything
-            outcome = error
+        outcome = self.apply_watched(watch, reason, confirmation)
         exit_code = watch.run.exit_code if watch.run is not None else -1
         self.app.call_from_thread(self._finished, outcome, exit_code)
 
@@ -159,9 +123,7 @@ class SqlMeshRunScreen(ModalScreen[None]):
         else:
             status = outcome.status.value.replace("_", " ")
             self._state(f"failed (exit code {exit_code}), {status}: {outcome.message}{journal}", "bold red")
-        applied = getattr(self.app, "changes_applied", None)
-        if applied is not None:
-            applied(self.change, outcome)
+        self.tell_the_dashboard(outcome)
 
     @guarded
     def action_cancel_run(self) -> None:
