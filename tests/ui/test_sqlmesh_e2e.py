@@ -199,6 +199,15 @@ async def test_from_raw_seeds_to_marts_the_stale_model_is_run_from_the_dashboard
         assert not pane(app).status.stale_models  # type: ignore[union-attr]
         summary = text_of(app.screen_stack[0].query_one("#sqlmesh-summary", Static))
         assert "behind their cron" not in summary
+
+        # Asked again, there is nothing left to run, and the screen says so once.
+        await pilot.press("u")
+        await until(pilot, lambda: isinstance(app.screen, SqlMeshRunScreen), what="run screen")
+        state = app.screen.query_one("#sqlmesh-run-state", Static)
+        await until(pilot, lambda: "up to" in text_of(state), 60, "the run planned")
+        assert text_of(state).startswith("Nothing to run: every model of 'prod' has its intervals up to")
+        assert not app.screen.query_one("#sqlmesh-run-reason").display
+        await pilot.press("escape")
     # The run built the missing day from the raw seeds.
     assert warehouse_rows(warehouse, LAST_DAYS) == [(DAY_BEFORE,), (LAST_DAY,)]
 

@@ -79,7 +79,9 @@ class SqlMeshRunScreen(ConfirmedApplyScreen):
         try:
             self.change = await self.actions.plan_run(self.environment, self.select_models)
         except InputError as error:
-            self._state(f"Nothing to run: {error.message}" + (f" — {error.hint}" if error.hint else ""), "yellow")
+            # The core's words say why (nothing missing, not in state, a plan being applied): shown as they are.
+            said = error.message[:1].upper() + error.message[1:] + (f" — {error.hint}" if error.hint else "")
+            self._state(said, "yellow")
             return
         except Exception as error:
             self._state(f"The run could not be planned: {one_line(error)}", "bold red")
