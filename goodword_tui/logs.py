@@ -33,7 +33,8 @@ def reader_log_path(dashboard_log: Path) -> Path:
     return dashboard_log.with_name(f"{dashboard_log.stem}-reader{dashboard_log.suffix}")
 
 
-def _owner_only(path: str, flags: int) -> int:
+def owner_only(path: str, flags: int) -> int:
+    """An `opener` for `open()`: the file is created (or left) readable by its owner only."""
     fd = os.open(path, flags, 0o600)
     os.fchmod(fd, 0o600)  # also tightens a file an older version created with the umask's mode
     return fd
@@ -43,7 +44,7 @@ class OwnerOnlyFileHandler(RotatingFileHandler):
     """A rotating log whose files (the current one and each new one after a rollover) only their owner reads."""
 
     def _open(self) -> IO[Any]:
-        return open(self.baseFilename, self.mode, encoding=self.encoding, errors=self.errors, opener=_owner_only)
+        return open(self.baseFilename, self.mode, encoding=self.encoding, errors=self.errors, opener=owner_only)
 
 
 def configure_logging() -> Path | None:

@@ -111,14 +111,13 @@ class ReaderProcess:
     def _start_locked(self) -> None:
         ours, theirs = socket.socketpair()
         env = dict(os.environ)
-        from goodword_tui.logs import log_path, reader_log_path
+        from goodword_tui.logs import log_path, owner_only, reader_log_path
 
         path = reader_log_path(log_path())
         env["GOODWORD_TUI_LOG"] = str(path)  # its own file beside the dashboard's: each rotates only its own
         try:  # anything the child prints (a crash before its logging is set up) goes there too, never on screen
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            stderr: Any = open(fd, "ab")  # noqa: SIM115 (the child holds it; ours is closed below)
+            stderr: Any = open(path, "ab", opener=owner_only)  # noqa: SIM115 (the child holds it; ours is closed below)
         except OSError:
             stderr = subprocess.DEVNULL
         try:

@@ -562,12 +562,13 @@ def _send_and_settle(ops: Any, ctx: ChangeContext, change: Change, entry_id: str
     """
     throttles, error = _send(ops, ctx, change)
     send_error, unknown = "", False
+    refused_for_rate = error is not None and throttled(error)
     if error is not None:
         send_error, unknown = ctx.safe(describe_failure(error)), outcome_unknown(error)
-    if error is not None and throttled(error):
+    if refused_for_rate:
         send_error += f" (throttled on all {throttles} attempts; a throttled request is not processed)"
     settled = _settle(ctx, change, entry_id, send_error, unknown)
-    if throttles and not (error is not None and throttled(error)):
+    if throttles and not refused_for_rate:
         note = (
             f" (before that, AWS throttled it {throttles} time(s): a throttled request is not processed, so it was"
             " sent again after a backoff)"
