@@ -17,6 +17,8 @@ through pyte. Printed as JSON, per scenario:
 - `peak_rss_mb`: the dashboard process's high-water RSS (target <= 300 MB); `reader_peak_rss_mb`: the same for
   its reader process, which holds boto3, the connector and sqlmesh (None with `GOODWORD_TUI_READER=inline`)
 - `idle_bytes_per_min`: bytes written to the terminal in a minute when nothing changes (target <= 2 KB/min)
+- `machine_speed_s`: seconds for a fixed pure-Python loop before and after (`figures.machine_speed_s`): the same
+  code's timings move with it, 2-3x between days on this VM
 
 Run: `python bench/dashboard.py [--scenario handoff scale] [--idle 60] [--keys 60] [--starts 5]`.
 """
@@ -38,7 +40,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.figures import latency_summary
+from bench.figures import latency_summary, machine_speed_s
 from goodword_tui.cli import SandboxProcess
 from tests.e2e.terminal import KEYS, Terminal
 
@@ -206,9 +208,14 @@ def main(argv: list[str] | None = None) -> int:
     # An installed package starts from bytecode (pip compiles a wheel's modules; Python writes .pyc on first
     # import); with PYTHONDONTWRITEBYTECODE set, as on some CI machines, an editable checkout never would.
     compileall.compile_dir(Path(__file__).resolve().parents[1] / "goodword_tui", quiet=1)
-    load = os.getloadavg()
+    load, speed = os.getloadavg(), machine_speed_s()
     runs = [run(s, args.idle, args.keys, (cols, rows), max(1, args.starts)) for s in args.scenario]
-    report = {"benchmark": "dashboard", "load_average_at_start": [round(v, 2) for v in load], "runs": runs}
+    report = {
+        "benchmark": "dashboard",
+        "load_average_at_start": [round(v, 2) for v in load],
+        "machine_speed_s": {"start": speed, "end": machine_speed_s()},
+        "runs": runs,
+    }
     print(json.dumps(report, indent=2))
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)

@@ -78,6 +78,8 @@ async def test_the_child_reads_what_the_sources_read_in_process(settings: Settin
     finally:
         local.close()
     assert reader.pid is not None and os.getsid(reader.pid) != os.getsid(0)  # keys and hang-ups reach us, not it
+    # The connector read its rows without pyarrow (63 MB the child does not carry): no Arrow library is mapped.
+    assert "libarrow" not in Path(f"/proc/{reader.pid}/maps").read_text()
 
 
 async def test_nothing_new_keeps_the_data_object_and_a_change_comes_through(
