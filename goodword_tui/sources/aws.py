@@ -69,17 +69,23 @@ def _data_loader() -> Any:
         return _shared_loader
 
 
-def make_session(settings: Settings) -> boto3.Session:
+def make_session(settings: Settings, *, reads_only: bool = False) -> boto3.Session:
     """A boto3 session from the standard chain for the configured profile and region.
 
     The one place sessions are made, so read-only mode can hook every request that leaves the process
-    (a botocore `before-call` handler registered on `session.events`).
+    (a botocore `before-call` handler registered on `session.events`). `reads_only`: its clients are made from
+    service models holding only the source's own reads (`aws_models`), smaller and quicker to load.
     """
     import boto3
     import botocore.session
 
     core = botocore.session.get_session()
-    core.register_component("data_loader", _data_loader())
+    if reads_only:
+        from goodword_tui.sources.aws_models import read_loader
+
+        core.register_component("data_loader", read_loader(read_operations()))
+    else:
+        core.register_component("data_loader", _data_loader())
     if settings.aws.shared_credentials_file:
         core.set_config_variable("credentials_file", str(settings.resolve(settings.aws.shared_credentials_file)))
     session = boto3.Session(
@@ -216,6 +222,14 @@ CALLS: tuple[ApiCall, ...] = (
 )
 
 
+def read_operations() -> dict[str, set[str]]:
+    """The operations the source calls, per service (what the reading clients' models hold)."""
+    found: dict[str, set[str]] = {}
+    for call in CALLS:
+        found.setdefault(call.client, set()).add(call.operation)
+    return found
+
+
 def run_call(call: ApiCall, client: BaseClient) -> Any:
     """One API read, every page of it; runs in its own thread."""
     try:
@@ -232,7 +246,7 @@ def run_call(call: ApiCall, client: BaseClient) -> Any:
 
 def make_clients(settings: Settings, session: boto3.Session | None) -> dict[str, BaseClient]:
     """Session and clients, made before the fan-out (creating clients is slow and not worth racing)."""
-    session = session or make_session(settings)
+    session = session or make_session(settings, reads_only=True)
     return {name: make_client(session, name, settings) for name in sorted({c.client for c in CALLS})}
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import time
 from datetime import UTC, datetime
 
@@ -63,6 +64,10 @@ async def fetch_probes(settings: Settings) -> SourceResult[tuple[ProbeResult, ..
     """Run every probe at once; a failed probe is a result, not a source error."""
     started = time.perf_counter()
     try:
+        # Imported on a worker thread first: imported on the event loop, it held the loop for as long as the import
+        # took, and longer while another thread held an import lock it needed (the reader's warm-up does): the
+        # reader's other reads could not even start. Once imported, the import below is a lookup.
+        await asyncio.to_thread(importlib.import_module, "aiohttp")
         import aiohttp
 
         async with aiohttp.ClientSession() as session:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import subprocess
+import sys
+import textwrap
 import time
 from collections.abc import AsyncIterator
 
@@ -98,3 +101,30 @@ async def test_a_probe_that_hangs_times_out_and_the_others_still_answer(http_ser
     by_name = {p.name: p for p in result.data}
     assert not by_name["hangs"].ok and by_name["hangs"].detail == "timed out"
     assert by_name["fine"].ok
+
+
+def test_aiohttp_is_imported_off_the_event_loop() -> None:
+    """A first import on the loop held it for the whole import (longer while another thread held an import lock
+    it needed): in the reader process, the other reads could not start meanwhile. Checked in a fresh interpreter,
+    where aiohttp is not imported yet, by Python's own audit event for imports."""
+    script = textwrap.dedent(
+        """
+        import asyncio, sys, threading
+        from goodword_tui.config import parse_settings
+        from goodword_tui.sources.probes import fetch_probes
+        assert "aiohttp" not in sys.modules
+        importers = []
+        sys.addaudithook(lambda event, args: event == "import" and str(args[0]).startswith("aiohttp")
+                         and importers.append(threading.get_ident()))
+        async def main():
+            loop_thread = threading.get_ident()
+            result = await fetch_probes(parse_settings({"snowflake": {"account": "x"}, "probes": []}))
+            assert result.error is None, result.error
+            return loop_thread
+        loop_thread = asyncio.run(main())
+        assert importers and loop_thread not in importers, (loop_thread, importers)
+        print("ok")
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr

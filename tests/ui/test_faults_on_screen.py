@@ -21,7 +21,11 @@ from tests.ui.conftest import until
 from tests.ui.sandbox import LOAD_TIMEOUT_S, REFRESH_TIMEOUT_S, dashboard
 from tests.ui.test_dashboard import header, table, text_of
 
-KEY_ANSWER_S = 2.0  # a key must be handled while the failing read runs (a frozen screen would take the read's time)
+# Two keys must be handled while the failing read runs (a frozen screen would take the read's time). pilot.press
+# waits for the whole process to go idle, which took up to 2.2 s on a slow, loaded machine: the hangs are made to
+# last longer than this bound (every attempt times out after HANG_TIMEOUT_S), so it still tells the two apart.
+KEY_ANSWER_S = 3.0
+HANG_TIMEOUT_S = 3.0
 
 
 @pytest.fixture
@@ -44,7 +48,10 @@ def platform(handoff_behind_faults: SandboxPlatform) -> SandboxPlatform:
 async def test_a_fault_shows_stale_data_keys_answer_and_the_source_recovers(
     platform: SandboxPlatform, target: str, kind: str, label: str, error_text: str
 ) -> None:
-    settings = with_timeouts(load_settings(platform.config_path), aws=FAST_AWS, snowflake=FAST_SNOWFLAKE)
+    aws, snowflake = dict(FAST_AWS), dict(FAST_SNOWFLAKE)
+    if kind == "hang":
+        aws["read_timeout_s"] = snowflake["network_timeout_s"] = HANG_TIMEOUT_S
+    settings = with_timeouts(load_settings(platform.config_path), aws=aws, snowflake=snowflake)
     async with dashboard(settings, reader=True) as (app, pilot):  # as goodword-tui reads: in its reader process
         tab, pane, table_id = (
             ("2", "#pane-network", "route_tables") if target == "aws" else ("3", "#pane-snowflake", "entries")
