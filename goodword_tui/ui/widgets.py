@@ -16,7 +16,7 @@ from textual.message import Message
 from textual.signal import Signal
 from textual.widget import Widget
 from textual.widgets import DataTable, Static
-from textual.widgets.data_table import CellDoesNotExist, RowKey
+from textual.widgets.data_table import CellDoesNotExist
 
 from goodword_tui.analysis.rows import Row, SourceStatus, Table, Tone
 from goodword_tui.model import Finding, Severity
@@ -31,11 +31,6 @@ MARK = "● "  # before the first cell of a marked row (findings marked with `m`
 
 def styled(text: str, tone: Tone | str) -> Text:
     return Text(text, style=TONE_STYLE.get(tone, ""), no_wrap=True, overflow="ellipsis")
-
-
-def text_width(text: Text) -> int:
-    """The cells `text` takes on one row: its widest line (as Rich measures it, without the console)."""
-    return max((cell_len(line) for line in text.plain.splitlines()), default=0)
 
 
 def set_text(widget: Static, text: Text, *, layout: bool = False) -> None:
@@ -99,26 +94,6 @@ class KeyedTable(DataTable[Text]):
         if before != [c.content_width for c in self.columns.values()]:
             super().notify_style_update()  # DataTable's own: drops every cached cell
             self.refresh()
-
-    def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
-        """DataTable measures every cell of every new row on idle through Rich's console: the `scale` scenario's
-        first fill (16,000 cells) spent 0.4 s there, on the event loop, before its first frame could show. Our
-        cells are `Text` on one-line rows (`styled`), whose width is their widest line's (the figure Rich's
-        measure gives): those rows are measured here, and only rows holding anything else go to DataTable."""
-        columns = self.ordered_columns
-        elsewhere: list[RowKey] = []
-        for key in new_rows:
-            row, cells = self.rows.get(key), self._data.get(key)
-            if row is None or cells is None:
-                continue  # removed before the idle came
-            if row.label is not None or row.height != 1 or not all(isinstance(c, Text) for c in cells.values()):
-                elsewhere.append(key)
-                continue
-            for column in columns:
-                width = text_width(cells[column.key])
-                if width > column.content_width:
-                    column.content_width = width
-        super()._update_dimensions(elsewhere)  # and what it does for every update: re-layout, repaint
 
     def _on_resize(self, event: events.Resize) -> None:
         """A pane shown again resizes its tables to the size they already had, and DataTable answers every

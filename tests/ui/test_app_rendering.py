@@ -4,14 +4,8 @@ changed meanwhile: new values, and the cursor as focused or not."""
 
 from __future__ import annotations
 
-from rich.cells import cell_len
-from rich.text import Text
-from textual.app import App, ComposeResult
 from textual.strip import Strip
-from textual.widgets import DataTable
 
-from goodword_tui.analysis.rows import Row, Table
-from goodword_tui.ui.widgets import KeyedTable
 from tests.ui import data
 from tests.ui.conftest import settled, until
 from tests.ui.test_dashboard import make_app, table
@@ -95,35 +89,3 @@ async def test_a_refresh_that_found_the_same_data_touches_no_cell_and_recomputes
         # Equal data: the monitor kept the first read's objects, so the analysis reused its rows as they were.
         assert after.subject is before.subject
         assert app._parts.computed["network tables"] == computed["network tables"]
-
-
-async def test_new_rows_are_measured_to_the_widths_datatable_itself_gives() -> None:
-    """KeyedTable measures its one-line Text cells without Rich's console (0.4 s of the scale scenario's first
-    fill); the widths, and so what is drawn, must be DataTable's own, wide characters and all."""
-    columns = ("name", "where", "status")
-    cells = [
-        ("rt-1", "10.0.0.0/16", "✓ expected"),
-        ("漢字のルート", "2001:db8::/32", "✗ missing"),
-        ("emoji 🚀 rule", "", "! shadowed by 10.0.0.0/8"),
-        ("two\nlines, the second longer", "x", "y"),
-    ]
-    rows = tuple(Row(f"r{i}", row) for i, row in enumerate(cells))
-
-    class Tables(App[None]):
-        def compose(self) -> ComposeResult:
-            yield KeyedTable(id="keyed")
-            yield DataTable(id="stock")
-
-    app = Tables()
-    async with app.run_test(size=(120, 30)) as pilot:
-        keyed, stock = app.query_one("#keyed", KeyedTable), app.query_one("#stock", DataTable)
-        keyed.set_table(Table("t", "T", columns, rows))
-        stock.add_columns(*columns)
-        for row in rows:
-            stock.add_row(*(Text(cell, no_wrap=True, overflow="ellipsis") for cell in row.cells))
-        await pilot.pause()
-        await pilot.pause()
-        widths = [c.content_width for c in keyed.ordered_columns]
-        assert widths == [c.content_width for c in stock.ordered_columns]
-        assert widths[0] == cell_len("lines, the second longer")  # the widest line, not the whole text
-        assert widths[2] == cell_len("! shadowed by 10.0.0.0/8")
