@@ -23,7 +23,9 @@ from goodword_tui.sandbox.aws import SANDBOX_ACCESS_KEY_ID, SANDBOX_SECRET_ACCES
 from goodword_tui.sandbox.faults import CONTROL_FILE, FaultError, send_control
 from goodword_tui.sandbox.platform import SandboxPlatform
 
-READ_TIMEOUT_S = 1.0
+HANG_READ_TIMEOUT_S = 1.0  # how long a client waits on a hung endpoint here before it gives up
+# A healthy answer waits longer: on a loaded two-core machine moto took over a second for describe_vpcs once.
+READ_TIMEOUT_S = 10.0
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +40,7 @@ def platform(loaded: SandboxPlatform, healthy_after: SandboxPlatform) -> Sandbox
     return loaded
 
 
-def aws_client(platform: SandboxPlatform, service: str, attempts: int = 1) -> Any:
+def aws_client(platform: SandboxPlatform, service: str, attempts: int = 1, read_timeout: float = READ_TIMEOUT_S) -> Any:
     """A boto3 client through the AWS fault proxy, as the dashboard's config would make it."""
     return boto3.client(
         service,
@@ -48,7 +50,7 @@ def aws_client(platform: SandboxPlatform, service: str, attempts: int = 1) -> An
         aws_secret_access_key=SANDBOX_SECRET_ACCESS_KEY,
         config=Config(
             connect_timeout=1,
-            read_timeout=READ_TIMEOUT_S,
+            read_timeout=read_timeout,
             retries={"mode": "standard", "total_max_attempts": attempts},
         ),
     )
@@ -118,7 +120,7 @@ def test_aws_reset_drops_the_connection(platform: SandboxPlatform) -> None:
 def test_aws_hang_never_answers_until_the_client_gives_up(platform: SandboxPlatform) -> None:
     platform.faults["aws"].set("hang")
     with pytest.raises(ReadTimeoutError):
-        CALLS["sts"](platform)
+        aws_client(platform, "sts", read_timeout=HANG_READ_TIMEOUT_S).get_caller_identity()
     platform.faults["aws"].clear()
     assert CALLS["sts"](platform)["Account"]
 
