@@ -148,8 +148,9 @@ class SqlMeshRuntime:
 
 def default_cache_root() -> Path:
     """Where our SQLMesh caches live: the user's cache directory, never the project folder."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "goodword-tui" / "sqlmesh"
+    import platformdirs
+
+    return platformdirs.user_cache_path("goodword-tui") / "sqlmesh"
 
 
 def project_cache_dir(project: Path, root: Path | None = None) -> Path:

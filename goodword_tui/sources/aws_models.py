@@ -33,8 +33,10 @@ _loaders: dict[tuple[str, Wanted], Any] = {}
 
 
 def cache_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "goodword-tui" / "botocore-models"
+    """Beside our SQLMesh caches, in the user's cache directory."""
+    import platformdirs
+
+    return platformdirs.user_cache_path("goodword-tui") / "botocore-models"
 
 
 def reachable_shapes(model: Mapping[str, Any], operations: Iterable[str]) -> set[str]:
