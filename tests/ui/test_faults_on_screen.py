@@ -9,8 +9,6 @@ SQLMesh out.
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from goodword_tui.config import load_settings
@@ -19,13 +17,12 @@ from goodword_tui.ui.widgets import SourceLine
 from tests.fixtures.platform import FAST_AWS, FAST_SNOWFLAKE, with_timeouts
 from tests.ui.conftest import until
 from tests.ui.sandbox import LOAD_TIMEOUT_S, REFRESH_TIMEOUT_S, dashboard
-from tests.ui.test_dashboard import header, table, text_of
+from tests.ui.test_dashboard import active_tab, header, table, text_of
 
-# Two keys must be handled while the failing read runs (a frozen screen would take the read's time). pilot.press
-# waits for the whole process to go idle, which took up to 2.2 s on a slow, loaded machine: the hangs are made to
-# last longer than this bound (every attempt times out after HANG_TIMEOUT_S), so it still tells the two apart.
-KEY_ANSWER_S = 3.0
-HANG_TIMEOUT_S = 3.0
+# Keys must be handled while a hanging read runs: the test checks that their effect is on screen before the read
+# has ended, not how long they took (pilot.press waits for the whole process to go idle, which took over 3 s on a
+# slow, loaded machine). Every attempt of a hanging read times out after HANG_TIMEOUT_S.
+HANG_TIMEOUT_S = 4.0
 
 
 @pytest.fixture
@@ -64,11 +61,12 @@ async def test_a_fault_shows_stale_data_keys_answer_and_the_source_recovers(
 
         platform.faults[target].set(kind)
         await pilot.press("r")
-        # While the failing read runs (a hang takes its whole timeout), the screen answers keys.
-        started = time.monotonic()
         await pilot.press("1")
+        assert active_tab(app) == "findings"
         await pilot.press(tab)
-        assert time.monotonic() - started < KEY_ANSWER_S, "keys waited for the failing read"
+        assert active_tab(app) == pane.removeprefix("#pane-")
+        if kind == "hang":  # the keys were shown while the read still hung, not after it had failed
+            assert app.refresh_count[target] == reads, "keys waited for the failing read"
 
         await until(pilot, lambda: app.refresh_count[target] > reads, REFRESH_TIMEOUT_S, f"the faulted {target} read")
         await pilot.pause()
