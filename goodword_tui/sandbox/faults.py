@@ -36,8 +36,6 @@ import secrets
 import socket
 import struct
 import threading
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass
@@ -739,6 +737,9 @@ def send_control(
     else:
         method, url = "POST", f"{base}/faults/{target}"
         data = json.dumps({"kind": kind, "count": count, "latency_s": latency_s}).encode()
+    import urllib.error  # here: every `goodword-tui` start imports this module for the fault kinds' names
+    import urllib.request
+
     request = urllib.request.Request(url, data=data, method=method)
     request.add_header("Authorization", f"Bearer {token}")
     request.add_header("Content-Type", "application/json")

@@ -349,6 +349,11 @@ class SnowflakeGateway:
         `socket_timeout` bounds each HTTP attempt (connect and read; the connector's default is 60 s), while
         `login_timeout` / `network_timeout` bound the connector's retries of the login and of each statement;
         `_open` also caps the backoff between retries so its last sleep cannot overrun them much (default 16 s).
+
+        `platform_detection_timeout_seconds=0.0` keeps the connector (4.x) from probing, at every process's first
+        login, the cloud metadata endpoints of AWS, Azure and GCP and AWS STS with whatever credentials are about,
+        to label its login telemetry: an on-call laptop has no business sending those, and the probes held the
+        first login back by up to their 0.2 s timeout.
         """
         sf = self.settings.snowflake
         kwargs: dict[str, Any] = {
@@ -356,6 +361,7 @@ class SnowflakeGateway:
             "login_timeout": math.ceil(sf.login_timeout_s),
             "network_timeout": math.ceil(sf.network_timeout_s),
             "socket_timeout": socket_timeout_s(self.settings),
+            "platform_detection_timeout_seconds": 0.0,
         }
         if self.connections_file is not None:
             kwargs["connections_file_path"] = self.connections_file

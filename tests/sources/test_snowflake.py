@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import pickle
 import socket
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -186,6 +191,36 @@ async def test_reads_the_seeded_handoff(snowflake_seeded: SnowflakeSandbox, tmp_
     assert result.fetched_at.tzinfo is not None and result.duration_s > 0
     # Only reads were sent.
     assert {leading_keyword(r.sql) for r in snowflake_seeded.statements()} <= {"SELECT", "SHOW", "DESCRIBE"}
+
+
+def test_a_read_connects_to_snowflake_only(snowflake_seeded: SnowflakeSandbox, tmp_path: Path) -> None:
+    """The connector (4.x) probes, at login, the cloud metadata endpoints (169.254.169.254,
+    metadata.google.internal) and AWS STS to label its telemetry, unless told not to: a read must reach Snowflake
+    and nothing else. Checked in a fresh interpreter (the connector caches what it found) by Python's own audit
+    events for name lookups and connects."""
+    script = textwrap.dedent(
+        """
+        import asyncio, json, pickle, sys
+        from goodword_tui.sources.snowflake import fetch_snowflake
+        settings = pickle.loads(sys.stdin.buffer.read())
+        reached = []
+        def audit(event, args):
+            if event == "socket.getaddrinfo":
+                reached.append(str(args[0]))
+            elif event == "socket.connect" and isinstance(args[1], tuple):
+                reached.append(str(args[1][0]))
+        sys.addaudithook(audit)
+        result = asyncio.run(fetch_snowflake(settings))
+        assert result.error is None, result.error
+        print(json.dumps(sorted(set(reached))))
+        """
+    )
+    settings = sandbox_settings(snowflake_seeded, tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-c", script], input=pickle.dumps(settings), capture_output=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr.decode(errors="replace")[-2000:]
+    assert json.loads(done.stdout) == [snowflake_seeded.host]
 
 
 async def test_blocked_lists_comment_and_user_policy(snowflake_seeded: SnowflakeSandbox, tmp_path: Path) -> None:
