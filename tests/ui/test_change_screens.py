@@ -127,6 +127,34 @@ async def test_a_and_x_on_the_snowflake_pane() -> None:
         assert isinstance(app.screen, Dashboard)
 
 
+async def test_the_entry_form_says_a_bad_address_at_once_and_never_keeps_a_stale_refusal() -> None:
+    """Keys as a person types them: Enter after a bad address says why right away (and moves on, so a label typed
+    ahead lands in its field); clearing the address with ctrl+u clears what was said about it; the next bad
+    address gets its own refusal, not the last one's."""
+    app = make_app(data.incident_fetchers())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settled(pilot)
+        await pilot.press("3", "a")
+        await until(pilot, lambda: isinstance(app.screen, EntryScreen), what="the form")
+        form = app.screen
+
+        def said() -> str:
+            return text_of(form.query_one("#entry-error"))  # type: ignore[arg-type]
+
+        await pilot.press(*"198.51.100.0/33", "enter")
+        assert "prefix length /33 is not a number from 0 to 32" in said()
+        assert app.focused is form.query_one("#entry-label")
+        await pilot.press("shift+tab", "ctrl+u")
+        assert form.query_one("#entry-cidr", Input).value == ""
+        assert said().strip() == ""
+        await pilot.press(*"10.0.0.300", "enter")
+        assert "10.0.0.300" in said() and "/33" not in said()
+        await pilot.press("shift+tab", "ctrl+u", *"198.51.100.7", "enter")
+        assert said().strip() == "" and app.focused is form.query_one("#entry-label")
+        await pilot.press(*"Vendor", "enter")
+        await until(pilot, lambda: isinstance(app.screen, ChangeScreen), what="the preview")
+
+
 async def test_an_unreadable_journal_is_said_not_raised(tmp_path: Path) -> None:
     """The journal path is a directory: the start-up check, `j` and `e` each say so in one line."""
     app = make_app(data.handoff_fetchers(), settings=data.settings(journal_path=str(tmp_path)))

@@ -2,7 +2,8 @@
 
 Nothing is sent from here. The values are checked by planning the change (the core's strict parsing: host
 bits, IPv6, duplicates, entries already covered, quotes and control characters); a refusal is shown under the
-fields with the core's hint on how to fix it, and the form stays open.
+fields with the core's hint on how to fix it (an address's as soon as Enter leaves its field), and the form stays
+open. Editing the field a refusal is about clears it, so what is shown is never about a value no longer there.
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ class EntryScreen(TypeAheadScreen[Change | None]):
         self.policy = policy
         self.planner = planner
         self.error: InputError | None = None
+        self._error_about: tuple[str, str] | None = None  # (field id, value) the shown refusal is about
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return self.app.check_action(action, parameters)
@@ -97,8 +99,23 @@ class EntryScreen(TypeAheadScreen[Change | None]):
 
     @on(Input.Submitted, "#entry-cidr")
     def _cidr_submitted(self, event: Input.Submitted) -> None:
+        """On to the label; a refused address is said at once (the preview's Enter comes back to it). Focus
+        moves on either way, so a label typed ahead lands in its own field."""
         event.stop()
-        self.query_one("#entry-label", Input).focus()
+        label = self.query_one("#entry-label", Input)
+        try:
+            self.planner(event.value, label.value)
+        except InputError as exc:
+            if exc.field != "label":
+                self._refuse(exc, focus=False)
+        label.focus()
+
+    @on(Input.Changed)
+    def _edited(self, event: Input.Changed) -> None:
+        """A refusal stays only while the value it is about does: once that field is edited it would be stale."""
+        about = self._error_about
+        if about is not None and event.input.id == about[0] and event.value != about[1]:
+            self._refuse(None)
 
     @on(Input.Submitted, "#entry-label")
     def _label_submitted(self, event: Input.Submitted) -> None:
@@ -123,11 +140,22 @@ class EntryScreen(TypeAheadScreen[Change | None]):
         try:
             change = self.planner(cidr, label)
         except InputError as exc:
-            self.error = exc
-            text = Text(f"{exc.field}: {exc.message}", style="bold red")
-            if exc.hint:
-                text.append(f"\n{exc.hint}", style="")
-            self.query_one("#entry-error", Static).update(text)
-            self.query_one("#entry-label" if exc.field == "label" else "#entry-cidr", Input).focus()
+            self._refuse(exc)
             return
         self.dismiss(change)
+
+    def _refuse(self, error: InputError | None, *, focus: bool = True) -> None:
+        """Show `error` under the fields and focus the field it is about (None clears it)."""
+        self.error = error
+        if error is None:
+            self._error_about = None
+            self.query_one("#entry-error", Static).update("")
+            return
+        field = self.query_one("#entry-label" if error.field == "label" else "#entry-cidr", Input)
+        self._error_about = (field.id or "", field.value)
+        text = Text(f"{error.field}: {error.message}", style="bold red")
+        if error.hint:
+            text.append(f"\n{error.hint}", style="")
+        self.query_one("#entry-error", Static).update(text)
+        if focus:
+            field.focus()
