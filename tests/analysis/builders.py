@@ -39,6 +39,7 @@ from goodword_tui.model import (
     Vpc,
     VpcEndpoint,
 )
+from goodword_tui.sandbox.snowflake import AIRBYTE_IPS, HANDOFF_ALLOWED_IPS
 
 T = TypeVar("T")
 
@@ -86,19 +87,8 @@ SQLMESH = "i-03519bd309babd741"
 VPN_MESH = "i-03051e6ddd98f5424"
 ACCESS_IP, SQLMESH_IP, VPN_MESH_IP = "172.22.1.15", "172.22.2.106", "172.20.0.91"
 
-AIRBYTE_IPS = (
-    "34.106.109.131",
-    "34.106.196.165",
-    "34.106.60.246",
-    "34.106.229.69",
-    "34.106.127.139",
-    "34.106.218.58",
-    "34.106.115.240",
-    "34.106.225.141",
-    "34.33.7.0/29",
-)
-PRIVATE_ENTRIES = ("172.22.0.0/16", "172.20.0.0/16", "100.64.0.0/10", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
-HANDOFF_ALLOWED = PRIVATE_ENTRIES + AIRBYTE_IPS
+HANDOFF_ALLOWED = HANDOFF_ALLOWED_IPS  # the hand-off's 15 entries, kept equal to config.toml by a test
+PRIVATE_ENTRIES = HANDOFF_ALLOWED[:6]
 ANY_RULE = "GOODWORD_WH.RAW.ANY"
 AIRBYTE_RULE = "AIRBYTE_DB.RAW.AIRBYTE"
 

@@ -41,6 +41,7 @@ from goodword_tui.model import (
     Vpc,
     VpcEndpoint,
 )
+from goodword_tui.sandbox.snowflake import AIRBYTE_IPS, HANDOFF_ALLOWED_IPS
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -72,26 +73,7 @@ RT_IDS = {
     "operations-private-rt": "rtb-0d9e8f7a6b5c4d302",
 }
 
-AIRBYTE_IPS = (
-    "34.106.109.131",
-    "34.106.196.165",
-    "34.106.60.246",
-    "34.106.229.69",
-    "34.106.127.139",
-    "34.106.218.58",
-    "34.106.115.240",
-    "34.106.225.141",
-    "34.33.7.0/29",
-)
-HANDOFF_ALLOWED = (
-    "172.22.0.0/16",
-    "172.20.0.0/16",
-    "100.64.0.0/10",
-    "10.0.0.0/8",
-    "172.16.0.0/12",
-    "192.168.0.0/16",
-    *AIRBYTE_IPS,
-)
+HANDOFF_ALLOWED = HANDOFF_ALLOWED_IPS  # the hand-off's 15 entries, kept equal to config.toml by a test
 
 
 def settings(**platform: Any) -> Settings:
