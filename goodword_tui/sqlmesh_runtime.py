@@ -48,8 +48,14 @@ if TYPE_CHECKING:
 P = ParamSpec("P")
 T = TypeVar("T")
 
-# Read by sqlmesh when it is imported: set before, never after.
-IMPORT_SWITCHES = {"SQLMESH__DISABLE_ANONYMIZED_ANALYTICS": "1", "MAX_FORK_WORKERS": "1"}
+# Set before sqlmesh is imported (it reads the first two then). The third is read by the Snowflake connector at
+# each login sqlmesh makes to a Snowflake gateway (plan, run): without it the connector probes the cloud metadata
+# endpoints and AWS STS from the operator's machine (our own sessions turn it off per connection instead).
+IMPORT_SWITCHES = {
+    "SQLMESH__DISABLE_ANONYMIZED_ANALYTICS": "1",
+    "MAX_FORK_WORKERS": "1",
+    "SNOWFLAKE_DISABLE_PLATFORM_DETECTION": "true",
+}
 THREAD_NAME = "goodword-sqlmesh"
 STATE_ENGINES = ("duckdb", "postgres")  # the state engines we can open with the database enforcing read-only
 

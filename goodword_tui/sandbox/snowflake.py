@@ -1603,7 +1603,6 @@ class SnowflakeSandbox:
             "login_timeout": 5,
             "network_timeout": 5,
             "session_parameters": {"CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False},
-            "platform_detection_timeout_seconds": 0.0,  # no cloud metadata probes at login (sources/snowflake.py)
         }
         kwargs.update(overrides)
         return kwargs

@@ -350,10 +350,10 @@ class SnowflakeGateway:
         `login_timeout` / `network_timeout` bound the connector's retries of the login and of each statement;
         `_open` also caps the backoff between retries so its last sleep cannot overrun them much (default 16 s).
 
-        `platform_detection_timeout_seconds=0.0` keeps the connector (4.x) from probing, at every process's first
-        login, the cloud metadata endpoints of AWS, Azure and GCP and AWS STS with whatever credentials are about,
-        to label its login telemetry: an on-call laptop has no business sending those, and the probes held the
-        first login back by up to their 0.2 s timeout.
+        `platform_detection_timeout_seconds=0.0` keeps the connector (4.x) from probing, at every login (its cache
+        is keyed by a session manager it clones each time), the cloud metadata endpoints of AWS, Azure and GCP and
+        AWS STS with whatever credentials are about, to label its login telemetry: an on-call laptop has no
+        business sending those, and they held each login back by up to their 0.2 s timeout.
         """
         sf = self.settings.snowflake
         kwargs: dict[str, Any] = {

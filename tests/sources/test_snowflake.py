@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import socket
 import subprocess
@@ -216,8 +217,15 @@ def test_a_read_connects_to_snowflake_only(snowflake_seeded: SnowflakeSandbox, t
         """
     )
     settings = sandbox_settings(snowflake_seeded, tmp_path)
+    # Not from the environment (a SQLMesh runtime earlier in this session sets it): from the session's own arguments.
+    env = {k: v for k, v in os.environ.items() if k != "SNOWFLAKE_DISABLE_PLATFORM_DETECTION"}
     done = subprocess.run(
-        [sys.executable, "-c", script], input=pickle.dumps(settings), capture_output=True, timeout=60, check=False
+        [sys.executable, "-c", script],
+        input=pickle.dumps(settings),
+        capture_output=True,
+        timeout=60,
+        check=False,
+        env=env,
     )
     assert done.returncode == 0, done.stderr.decode(errors="replace")[-2000:]
     assert json.loads(done.stdout) == [snowflake_seeded.host]

@@ -648,6 +648,7 @@ async def test_all_sqlmesh_work_runs_on_one_thread_with_the_import_switches_set(
         runtime.close()
     assert first == second != threading.get_ident()
     assert switches == IMPORT_SWITCHES and fork_workers == 1
+    assert switches["SNOWFLAKE_DISABLE_PLATFORM_DETECTION"] == "true"  # sqlmesh's Snowflake logins send only the login
     assert runtime.imported_at is not None
 
 
