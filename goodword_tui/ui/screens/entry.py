@@ -98,6 +98,7 @@ class EntryScreen(TypeAheadScreen[Change | None]):
             yield KeyBar()
 
     @on(Input.Submitted, "#entry-cidr")
+    @guarded  # it plans, as the preview does: an unexpected error is a line, not the end of the dashboard
     def _cidr_submitted(self, event: Input.Submitted) -> None:
         """On to the label; a refused address is said at once (the preview's Enter comes back to it). Focus
         moves on either way, so a label typed ahead lands in its own field."""
