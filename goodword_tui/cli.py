@@ -23,6 +23,7 @@ from typing import Any
 
 import click
 
+from goodword_tui import startup
 from goodword_tui.config import ConfigError, Settings, default_config_path, load_settings
 
 EXIT_OK, EXIT_WARNING, EXIT_CRITICAL, EXIT_UNREACHABLE, EXIT_UNUSABLE = 0, 1, 2, 3, 4
@@ -72,6 +73,8 @@ def main(ctx: click.Context, config: str | None, read_only: bool) -> None:
     if ctx.invoked_subcommand is None:
         settings = _load(config, read_only)
         sys.exit(_run_dashboard(settings, read_only))
+    if ctx.invoked_subcommand != "demo":
+        startup.resume()  # only the dashboard's start-up runs with the collector paused (the demo's included)
 
 
 def _run_dashboard(settings: Settings, read_only: bool) -> int:
@@ -475,6 +478,7 @@ def demo(scenario: str, read_only: bool, headless: bool) -> None:
     try:
         settings = _load(str(child.config_path), read_only)
         if headless:
+            startup.resume()
             snap, findings = _collect(settings)
             code = check_exit_code(snap, findings)
             click.echo(render_check(settings, snap, findings, code, color=_color()))

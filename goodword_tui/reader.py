@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from typing import Any
 
+from goodword_tui import startup
 from goodword_tui.config import Settings
 from goodword_tui.model import ErrorKind, SourceError, SourceResult
 
@@ -351,6 +352,7 @@ class _Child:
         threading.Thread(target=warm_up or _warm_up, args=(self.warmed_up,), name="reader-imports", daemon=True).start()
         self.last: dict[str, tuple[int, Any]] = {}  # per source: (version, data) last sent whole
         self.send_lock = threading.Lock()
+        self.answered: set[str] = set()  # sources answered once: when all have been, start-up is over
 
     async def serve(self) -> None:
         loop = asyncio.get_running_loop()
@@ -367,6 +369,7 @@ class _Child:
                     return
 
         threading.Thread(target=listen, name="reader-listen", daemon=True).start()
+        loop.call_later(startup.STARTUP_LIMIT_S, startup.resume)
         tasks: set[asyncio.Task[None]] = set()
         while True:
             message = await inbox.get()
@@ -410,6 +413,9 @@ class _Child:
             failed = _error(source, f"the reader process could not send {source}'s data ({type(exc).__name__})")
             payload = pickle.dumps(("answer", request, "data", failed, 0), protocol=pickle.HIGHEST_PROTOCOL)
         await asyncio.to_thread(self._send, payload)
+        self.answered.add(source)
+        if self.answered.issuperset(self.fetchers):
+            startup.resume()
 
     def _send(self, payload: bytes) -> None:
         with self.send_lock, contextlib.suppress(OSError):
@@ -435,9 +441,12 @@ def _equal(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-# The child's first lines: lower its priority before it imports anything (its imports overlap the dashboard's),
-# so that when both want the CPU the keyboard's process gets it first.
+# The child's first lines: pause the collector for its start-up (`startup`), and lower its priority before it
+# imports anything (its imports overlap the dashboard's), so that when both want the CPU the keyboard's process gets
+# it first.
 _CHILD_MAIN = (
+    "from goodword_tui import startup\n"
+    "startup.pause()\n"
     "import os\n"
     "try:\n    os.nice({niceness})\nexcept OSError:\n    pass\n"
     "from goodword_tui.reader import main\n"

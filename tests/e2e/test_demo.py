@@ -267,6 +267,8 @@ def test_walk_through_the_route_incident_at_80x24(tmp_path: Path) -> None:
         for name in ("dashboard.log", "dashboard-reader.log"):  # ours, and the reader process's own
             log = (tmp_path / name).read_text(encoding="utf-8")
             assert "Traceback" not in log, log
+            # Both started with the collector paused, and both turned it back on once every source had answered.
+            assert "the collector runs again" in log, log
     assert policy_status_shown, f"the Snowflake tab must show whether the policy is active:\n{snowflake_tab}"
 
 
