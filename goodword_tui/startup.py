@@ -3,11 +3,12 @@
 A start imports Textual, pydantic, boto3 and the Snowflake connector, and builds the first screen and the first
 reads' rows: hundreds of thousands of objects, nearly all of which live as long as the process. With the collector
 on, those allocations set off collections, full ones included, each walking everything allocated so far. On the
-`scale` scenario they cost the dashboard 60-80 ms before its first paint, and the dashboard and its reader ~0.3 s
-before the panes were filled. Nothing made during start-up needs collecting that early, so `pause` is the
-process's first step (`goodword-tui`, `python -m goodword_tui`, the reader child), and `resume` ends start-up once the
-first reads are in: what is alive then is frozen (`gc.freeze`: no later collection walks it again), after one full
-collection where that pause is nobody's wait (the reader), and the collector runs as usual.
+`scale` scenario they cost the dashboard 10-80 ms before its first paint, and the dashboard and its reader ~0.2 s
+before the panes were filled (alternating runs of both builds). Nothing made during start-up needs collecting that
+early, so `pause` is the process's first step (`goodword-tui`, `python -m goodword_tui`, the reader child), and
+`resume` ends start-up once the first reads are in: what is alive then is frozen (`gc.freeze`: no later collection
+walks it again), after one full collection where that pause is nobody's wait (the reader), and the collector runs
+as usual.
 
 Only a process that paused resumes: tests that drive the CLI or the app in the test runner's process leave its
 collector alone.
