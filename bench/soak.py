@@ -78,10 +78,10 @@ class FrameClock:
         app._display = timed
 
     def state(self) -> tuple[Any, ...]:
-        from textual.widgets import TabbedContent
+        from goodword_tui.ui.widgets import TabStrip
 
         screen = self.app.screen
-        tabs = next(iter(screen.query(TabbedContent)), None)
+        tabs = next(iter(screen.query(TabStrip)), None)
         focused = screen.focused
         return (id(screen), tabs.active if tabs else None, id(focused), getattr(focused, "cursor_row", None))
 

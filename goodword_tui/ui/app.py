@@ -29,14 +29,14 @@ from textual import events, on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.command import CommandPalette
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Container, Horizontal, Vertical, VerticalScroll
 from textual.css.query import NoMatches
 from textual.lazy import Lazy
 from textual.reactive import Reactive
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widget import Widget
-from textual.widgets import Input, Static, TabbedContent, TabPane
+from textual.widgets import Input, Static
 
 from goodword_tui import startup
 from goodword_tui.analysis.reuse import PartCache
@@ -50,7 +50,7 @@ from goodword_tui.ui.panes import FindingsPane, NetworkPane, ProbesPane, Snowfla
 from goodword_tui.ui.panes.base import Pane
 from goodword_tui.ui.screens import ChangeScreen, DetailScreen, EntryScreen, HelpScreen, JournalScreen, WhyScreen
 from goodword_tui.ui.screens.help import KeyHelp
-from goodword_tui.ui.widgets import EMPTY_KEY, Inspector, KeyBar, KeyedTable, Section, set_text
+from goodword_tui.ui.widgets import EMPTY_KEY, Inspector, KeyBar, KeyedTable, Section, TabStrip, set_text
 
 if TYPE_CHECKING:
     # The views (and with them the whole analysis) are imported by the first computation, in a worker thread:
@@ -138,20 +138,28 @@ class Dashboard(Screen[None]):
         Binding("F", "fix_marked", "Fix the marked findings", show=False, id="fix-marked"),
     ]
 
-    pending_focus: KeyedTable | None = None  # where a jump wants the focus once its tab is shown
     # Screen's own `focused` repaints the whole screen on every focus move, and that full repaint came on top of
     # the layout a tab switch already paints. The widgets losing and gaining the focus restyle and repaint
     # themselves (their `:focus` rules), which is all a focus move changes on screen.
     focused: Reactive[Widget | None] = Reactive(None, repaint=False)
 
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._tab_panes = {tab_id: self._pane(tab_id) for tab_id, _ in TABS}
+
     def compose(self) -> ComposeResult:
         yield StatusHeader(id="status-header")
         with Horizontal(id="main"):
-            with TabbedContent(id="tabs", initial="findings"):
-                for tab_id, title in TABS:
-                    with TabPane(title, id=tab_id):
-                        # Hidden panes are mounted just after the first frame: the first paint comes sooner.
-                        yield self._pane(tab_id) if tab_id == "findings" else Lazy(self._pane(tab_id))
+            with Vertical(id="tabs"):
+                yield TabStrip(TABS, "findings", id="tab-strip")
+                with Container(id="panes"):
+                    for tab_id, pane in self._tab_panes.items():
+                        if tab_id == "findings":
+                            yield pane
+                        else:
+                            # Hidden panes are mounted just after the first frame: the first paint comes sooner.
+                            pane.display = False
+                            yield Lazy(pane)
             yield Inspector(id="inspector")
         yield Input(id="filter-bar", placeholder="filter the table: type to narrow, Enter keeps it, Esc clears")
         yield KeyBar(id="keybar")
@@ -192,10 +200,15 @@ class Dashboard(Screen[None]):
     # -- focus and rows -----------------------------------------------------------------------------------
 
     def active_tab(self) -> str:
-        return self.query_one(TabbedContent).active or "findings"
+        return self.query_one(TabStrip).active
 
     def active_pane(self) -> Pane | None:
-        return next(iter(self.query(f"#pane-{self.active_tab()}").results(Pane)), None)
+        pane = self._tab_panes[self.active_tab()]
+        return pane if pane.is_attached else None
+
+    def tab_tables(self, tab_id: str) -> list[KeyedTable]:
+        pane = self._tab_panes[tab_id]
+        return pane.tables() if pane.is_attached else []
 
     def focused_table(self) -> KeyedTable | None:
         """The table the keys act on: the focused one, the one being filtered while the filter bar has the
@@ -215,18 +228,21 @@ class Dashboard(Screen[None]):
         row = table.current_row() if table else None
         return row if row is not None and row.key != EMPTY_KEY else None
 
-    @on(TabbedContent.TabActivated)
-    def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        """Switching tabs puts the focus on the new pane's first table, so the keys act on what is shown."""
-        panes = self.query(f"#pane-{event.pane.id}").results(Pane) if event.pane.id else iter(())
-        tables = [t for pane in panes for t in pane.tables()]
-        target, self.pending_focus = self.pending_focus, None
-        if target is not None and target in tables:
-            self.set_focus(target, scroll_visible=False)
-            if isinstance(target.parent, Section):
-                target.parent.scroll_visible(animate=False)
+    def switch_to(self, tab_id: str, focus: KeyedTable | None = None) -> None:
+        """Show a tab and focus `focus` (scrolled to) or the pane's first table, now, so the keys typed next
+        act on what is shown."""
+        strip = self.query_one(TabStrip)
+        if strip.active != tab_id:
+            with self.app.batch_update():
+                self._tab_panes[strip.active].display = False
+                self._tab_panes[tab_id].display = True
+                strip.show(tab_id)
+        tables = self.tab_tables(tab_id)
+        if focus is not None and focus in tables:
+            self.set_focus(focus, scroll_visible=False)
+            if isinstance(focus.parent, Section):
+                focus.parent.scroll_visible(animate=False)
         elif tables and self.focused not in tables and not isinstance(self.focused, Input):
-            # Keys typed ahead (tab, arrows) may already have moved the focus into this pane: keep it there.
             self.set_focus(tables[0], scroll_visible=False)
         self.gw.inspect_after_frame()
 
@@ -323,15 +339,12 @@ class Dashboard(Screen[None]):
 
     @guarded
     def action_show_tab(self, tab_id: str) -> None:
-        """Switch, and focus the pane's first table now, so keys typed right after act on the new pane."""
-        tabs = self.query_one(TabbedContent)
-        if tabs.active == tab_id:
-            return
-        tabs.active = tab_id
-        tables = [t for pane in self.query(f"#pane-{tab_id}").results(Pane) for t in pane.tables()]
-        if tables:
-            self.set_focus(tables[0], scroll_visible=False)
-            self.gw.inspect_after_frame()
+        if tab_id in self._tab_panes and tab_id != self.active_tab():
+            self.switch_to(tab_id)
+
+    @on(TabStrip.Clicked)
+    def _tab_clicked(self, event: TabStrip.Clicked) -> None:
+        self.action_show_tab(event.tab_id)
 
     # -- changes ----------------------------------------------------------------------------------------------
 
@@ -792,7 +805,7 @@ class GoodwordApp(App[int]):
                 self._show_status(source)
 
     def _retitle_tabs(self) -> None:
-        tabs = self._dashboard().query_one(TabbedContent)
+        strip = self._dashboard().query_one(TabStrip)
         statuses = self.statuses()
         counts = self.view.counts if self.view else {}
         for tab_id, title in TABS:
@@ -805,9 +818,7 @@ class GoodwordApp(App[int]):
                 label += " ✗"
             elif status is not None and status.state == "loading":
                 label += " …"
-            tab = tabs.get_tab(tab_id)
-            if str(tab.label) != label:
-                tab.label = label
+            strip.set_label(tab_id, label)
 
     def update_header(self) -> None:
         set_text(self._dashboard().query_one(StatusHeader), self.header_text())
@@ -908,15 +919,8 @@ class GoodwordApp(App[int]):
                 continue
             self._pinned = finding
             table.select_key(rows[0].key)
-            tabs = dashboard.query_one(TabbedContent)
             section = table.parent
-            if tabs.active != tab_id:
-                dashboard.pending_focus = table  # focused (and scrolled to) when the tab is shown
-                tabs.active = tab_id
-            else:
-                table.focus()
-                if isinstance(section, Section):
-                    section.scroll_visible(animate=False)
+            dashboard.switch_to(tab_id, focus=table)
             if isinstance(section, Section):
                 section.refresh_title()
             self.call_after_refresh(self.update_inspector, table)

@@ -11,6 +11,7 @@ from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.content import Content
 from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.signal import Signal
@@ -419,6 +420,62 @@ class Inspector(Static):
                 text.append(f"\n  · {line}")
             if finding.fix is not None:
                 text.append(f"\n  fix: {finding.fix.summary}", style="italic")
+
+
+class TabStrip(Static):
+    """The tabs' names on one line, each after the number key that shows it; the shown one is highlighted, and a
+    click on a name shows its tab.
+
+    Textual's TabbedContent is ten widgets (tabs, underline, switcher) that restyle, lay out and repaint on every
+    switch: on `scale` at 160x48 they were about a sixth of a tab switch's CPU. This is one line, repainted only
+    when a name or the shown tab changes."""
+
+    def __init__(self, tabs: Sequence[tuple[str, str]], active: str, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._labels = dict(tabs)
+        self._active = active
+        self._paint()
+
+    @property
+    def active(self) -> str:
+        return self._active
+
+    def label(self, tab_id: str) -> str:
+        return self._labels[tab_id]
+
+    def show(self, tab_id: str) -> None:
+        if tab_id != self._active:
+            self._active = tab_id
+            self._paint()
+
+    def set_label(self, tab_id: str, label: str) -> None:
+        if self._labels.get(tab_id) != label:
+            self._labels[tab_id] = label
+            self._paint()
+
+    def _paint(self) -> None:
+        parts: list[Content] = []
+        self._spans: list[tuple[int, int, str]] = []  # cells each tab's name takes, for clicks
+        x = 0
+        for number, (tab_id, label) in enumerate(self._labels.items(), start=1):
+            style = "bold underline $accent" if tab_id == self._active else ""
+            part = Content.assemble(" ", (str(number), "dim"), " ", (label, style), " ")
+            self._spans.append((x, x + part.cell_length, tab_id))
+            x += part.cell_length + 1
+            parts.append(part)
+        self.update(Content(" ").join(parts))
+
+    def on_click(self, event: events.Click) -> None:
+        tab_id = next((tab for start, end, tab in self._spans if start <= event.x < end), None)
+        if tab_id is not None:
+            self.post_message(self.Clicked(tab_id))
+
+    class Clicked(Message):
+        """A tab's name was clicked: the screen shows that tab (through its guarded key action)."""
+
+        def __init__(self, tab_id: str) -> None:
+            super().__init__()
+            self.tab_id = tab_id
 
 
 KEYBAR_ESSENTIAL = frozenset({"help", "quit", "close"})  # actions the key bar shows at any width

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import io
+import re
 import subprocess
 import sys
 from typing import Any
@@ -12,15 +13,16 @@ from typing import Any
 import pytest
 from rich.console import Console
 from textual.command import CommandPalette
-from textual.widgets import Input, Static, TabbedContent
+from textual.widgets import Input, Static
 
 from goodword_tui.analysis.rows import Table
 from goodword_tui.model import ErrorKind, SourceResult
 from goodword_tui.monitor import SOURCE_NAMES, Monitor
 from goodword_tui.ui import app as app_module
 from goodword_tui.ui.app import Dashboard, GoodwordApp, StatusHeader
+from goodword_tui.ui.panes.base import Pane
 from goodword_tui.ui.screens import ChangeScreen, DetailScreen, EntryScreen, HelpScreen, WhyScreen
-from goodword_tui.ui.widgets import Inspector, KeyBar, KeyedTable, SourceLine
+from goodword_tui.ui.widgets import Inspector, KeyBar, KeyedTable, SourceLine, TabStrip
 from tests.ui import data
 from tests.ui.conftest import settled, until
 
@@ -53,7 +55,7 @@ def header(app: GoodwordApp) -> str:
 
 
 def active_tab(app: GoodwordApp) -> str:
-    return app.screen_stack[0].query_one(TabbedContent).active
+    return app.screen_stack[0].query_one(TabStrip).active
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -111,6 +113,25 @@ async def test_number_keys_switch_tabs_and_focus_their_first_table() -> None:
         assert app.focused is table(app, "sqlmesh_models")
         await pilot.press("1")
         assert active_tab(app) == "findings"
+
+
+async def test_a_click_on_a_tab_name_shows_that_tab_alone() -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settled(pilot)
+        dashboard = app.screen_stack[0]
+        strip = dashboard.query_one(TabStrip)
+        names = strip.content.plain
+        assert re.fullmatch(r" 1 Findings \d+   2 Network   3 Snowflake   4 SQLMesh   5 Probes ", names), names
+        for name, tab, first in (("Snowflake", "snowflake", "entries"), ("Probes", "probes", "probes")):
+            await pilot.click(TabStrip, offset=(names.index(name) + 2, 0))
+            await pilot.pause()
+            assert active_tab(app) == tab
+            assert app.focused is table(app, first)
+            assert [pane.id for pane in dashboard.query(Pane) if pane.display] == [f"pane-{tab}"]
+        await pilot.click(TabStrip, offset=(len(names) + 5, 0))  # past the last name: nothing happens
+        await pilot.pause()
+        assert active_tab(app) == "probes"
 
 
 async def test_tab_moves_between_the_network_tables() -> None:
@@ -398,7 +419,7 @@ async def test_a_failing_source_shows_stale_data_with_the_error_then_recovers() 
         assert "STALE" in line and "Retrying every 5s" in line
         assert "Snowflake VSC91540 CHRIS ACCOUNTADMIN ✗ STALE <1m" in header(app)
         assert len(table(app, "entries").all_rows) == 15  # the last good data is still on screen
-        assert "Snowflake ✗" in str(app.screen_stack[0].query_one(TabbedContent).get_tab("snowflake").label)
+        assert app.screen_stack[0].query_one(TabStrip).label("snowflake") == "Snowflake ✗"
 
         await pilot.press("r")
         await until(pilot, lambda: fetchers["snowflake"].calls == 3 and not app._busy, what="third read")

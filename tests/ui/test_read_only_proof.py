@@ -20,7 +20,7 @@ from textual.binding import Binding
 from textual.command import CommandList, CommandPalette
 from textual.pilot import Pilot
 from textual.screen import Screen
-from textual.widgets import Button, Input, TabbedContent
+from textual.widgets import Button, Input
 
 from goodword_tui.changes.apply import ApplyStatus, BatchResult, ChangeContext, apply_change
 from goodword_tui.changes.base import plan, plan_batch
@@ -165,7 +165,6 @@ class Exerciser:
 
     async def dashboard_tab(self, dashboard: Dashboard, tab_id: str, tables: Sequence[str]) -> None:
         """The tab's first table and the `tables` named: the keys `keys_of` gives (see the class)."""
-        tabs = dashboard.query_one(TabbedContent)
         await self.press(str([t for t, _ in TABS].index(tab_id) + 1))
         panes = list(dashboard.query(f"#pane-{tab_id}").results(Pane))
         found = [t for pane in panes for t in pane.tables()]
@@ -186,8 +185,8 @@ class Exerciser:
                 if dashboard.query_one("#filter-bar", Input).has_focus:  # `/`: type a filter, then clear it
                     await self.pilot.press(*"10.")
                     await self.press("escape")
-                if tabs.active != tab_id:  # Enter on a finding jumps to another tab: come back
-                    tabs.active = tab_id
+                if dashboard.active_tab() != tab_id:  # Enter on a finding jumps to another tab: come back
+                    dashboard.switch_to(tab_id)
                     await self.pilot.pause()
                 if table is not None and not table.has_focus and self.app.screen is dashboard:
                     table.focus()
