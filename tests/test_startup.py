@@ -103,3 +103,39 @@ entry.run()
         exit_code=4,  # the config is missing: check cannot run (after start-up has ended)
     )
     assert report == {"paused_at_start": True, "resumed": True, "enabled_at_exit": True}
+
+
+def test_a_source_that_never_answers_ends_the_dashboards_start_up_at_the_limit() -> None:
+    """A hung read must not keep the collector off for good: the limit ends start-up (shortened here from 20 s)."""
+    report = run(
+        """
+import asyncio, os, time
+from goodword_tui import startup
+startup.pause()
+startup.STARTUP_LIMIT_S = 1.5
+from goodword_tui.monitor import Monitor
+from goodword_tui.ui.app import GoodwordApp
+from tests.ui import data
+
+async def main():
+    fetchers = data.handoff_fetchers()
+    fetchers["sqlmesh"].gate = asyncio.Event()  # never set: SQLMesh's first read hangs
+    monitor = Monitor(data.settings(), fetchers)
+    app = GoodwordApp(data.settings(), monitor, lambda: data.NOW, watch_terminal=False, own_process=True)
+    started = time.monotonic()
+    async with app.run_test() as pilot:
+        await pilot.pause(0.7)
+        answered = sorted(source for source, count in app.refresh_count.items() if count)
+        early = gc.isenabled()
+        while not gc.isenabled() and time.monotonic() - started < 15:
+            await pilot.pause(0.05)
+        print(json.dumps({"answered": answered, "early": early, "late": gc.isenabled(),
+                          "after_s": time.monotonic() - started}), flush=True)
+        os._exit(0)  # the hung read's task would hold the exit
+
+asyncio.run(main())
+"""
+    )
+    assert report["answered"] == ["aws", "probes", "snowflake"]
+    assert report["early"] is False  # the other sources answering does not end start-up
+    assert report["late"] is True and report["after_s"] >= 1.5
