@@ -66,6 +66,17 @@ def reader_pid(pid: int) -> int | None:
     return None
 
 
+def wait_for_frame(term: Terminal, quiet_s: float = 0.02, limit_s: float = 0.5) -> None:
+    """Until the program has written something and then nothing for `quiet_s` (or `limit_s` has passed)."""
+    deadline = time.perf_counter() + limit_s
+    wrote = False
+    while time.perf_counter() < deadline:
+        written = term.pump(quiet_s)
+        if wrote and not written:
+            return
+        wrote = wrote or written > 0
+
+
 def key_latencies(term: Terminal, keys: list[str], count: int) -> tuple[list[float], list[float]]:
     """Press `keys` in turn; each press is timed until the screen first shows a change (characters or colours:
     a highlighted row moving is a change a person sees) and until it settles (the last change before
@@ -76,7 +87,8 @@ def key_latencies(term: Terminal, keys: list[str], count: int) -> tuple[list[flo
     for i in range(count):
         if i % 10 == 0:
             term.type("r")  # a refresh of every source starts now; the next presses land during it
-            term.pump(0.01)
+            # Its own frame (header, tab names) first: landing after the next key, it counted as that key's change.
+            wait_for_frame(term)
         before = list(term.look())
         term.changed_lines()
         started = time.perf_counter()

@@ -540,6 +540,28 @@ async def test_auto_refresh_waits_while_a_modal_is_open_and_while_paused() -> No
         assert "PAUSED" not in header(app)
 
 
+async def test_r_marks_each_read_it_started_in_the_header_until_it_lands() -> None:
+    """`r` says so in the header (↻ for ✓ per source while its read runs), not in a toast; a read on the timer
+    leaves the header alone (an idle terminal gets no bytes)."""
+    fetchers = data.handoff_fetchers()
+    app = make_app(fetchers)
+    async with app.run_test(size=(160, 30)) as pilot:
+        await settled(pilot)
+        app._due("aws")  # a read on the timer
+        await pilot.pause()
+        assert "↻" not in header(app)
+        await settled(pilot)
+        gate = asyncio.Event()
+        fetchers["snowflake"].gate = gate  # Snowflake's next read waits
+        await pilot.press("r")
+        await until(pilot, lambda: "CHRIS ACCOUNTADMIN ↻ <1m" in header(app), what="↻")
+        await until(pilot, lambda: "AWS 123456789012 us-east-2 OnCall/chris ✓ <1m" in header(app), what="aws read")
+        assert "↻" in header(app).split("\n")[1] and not app.query("Toast")
+        gate.set()
+        await until(pilot, lambda: "↻" not in header(app), what="the marks gone once the reads landed")
+        assert "CHRIS ACCOUNTADMIN ✓ <1m" in header(app)
+
+
 async def test_refresh_is_scheduled_after_the_read_completes() -> None:
     app = make_app()
     async with app.run_test() as pilot:
