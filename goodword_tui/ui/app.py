@@ -808,9 +808,9 @@ class GoodwordApp(App[int]):
                 self._show_status(source)
 
     def _retitle_tabs(self) -> None:
-        strip = self._dashboard().query_one(TabStrip)
         statuses = self.statuses()
         counts = self.view.counts if self.view else {}
+        labels: dict[str, str] = {}
         for tab_id, title in TABS:
             label = title
             if tab_id == "findings" and self.view is not None:
@@ -821,7 +821,8 @@ class GoodwordApp(App[int]):
                 label += " ✗"
             elif status is not None and status.state == "loading":
                 label += " …"
-            strip.set_label(tab_id, label)
+            labels[tab_id] = label
+        self._dashboard().query_one(TabStrip).set_labels(labels)
 
     def update_header(self) -> None:
         set_text(self._dashboard().query_one(StatusHeader), self.header_text())
