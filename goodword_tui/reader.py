@@ -334,6 +334,10 @@ WARM_UP = ("botocore.session", "boto3", "snowflake.connector", "aiohttp")
 # connector's own nanoarrow iterator either way. Left out, the reader is 63 MB smaller and its connector import
 # 0.25 s shorter. A `None` entry in `sys.modules` is Python's way to make an import fail (`ModuleNotFoundError`).
 NEVER_IMPORTED = ("pyarrow",)
+# What the reader imports only once the warm-up is done: the connector imports pandas at start too (0.3-0.4 s of
+# the child's ~1.3 s of imports before its first Snowflake read), only to find pyarrow missing and turn its pandas
+# fetches off. sqlmesh needs pandas; its first read waits for the warm-up, which lets pandas be imported again.
+HELD_BACK = ("pandas",)
 AFTER_WARM_UP = frozenset({"sqlmesh"})
 WARM_UP_WAIT_S = 60.0  # a read never waits longer than this for the imports (they take about a second)
 
@@ -434,7 +438,16 @@ def _warm_up(done: threading.Event) -> None:
             except ImportError:  # the read says what is missing
                 log.warning("could not import %s", name)
     finally:
+        for name in HELD_BACK:
+            if name in sys.modules and sys.modules[name] is None:
+                del sys.modules[name]
         done.set()
+
+
+def block_imports() -> None:
+    """Make `NEVER_IMPORTED` and, until the warm-up ends, `HELD_BACK` fail to import in this process."""
+    for name in (*NEVER_IMPORTED, *HELD_BACK):
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]
 
 
 def _equal(a: Any, b: Any) -> bool:
@@ -460,8 +473,7 @@ def main(fd: int) -> None:
     from goodword_tui.logs import configure_logging
 
     configure_logging()
-    for name in NEVER_IMPORTED:
-        sys.modules.setdefault(name, None)  # type: ignore[arg-type]
+    block_imports()
     conn = Connection(fd)
     try:
         settings = pickle.loads(conn.recv_bytes())

@@ -212,6 +212,31 @@ async def test_sqlmesh_reads_only_once_the_clients_are_imported_and_the_others_d
         child.release()
 
 
+def test_the_warm_up_imports_the_connector_without_pandas_and_lets_sqlmesh_import_it_after() -> None:
+    """pandas cost the child's connector import 0.3-0.4 s before its first Snowflake read, for fetches that are
+    off without pyarrow; sqlmesh's reads, which wait for the warm-up, still need it."""
+    script = textwrap.dedent(
+        """
+        import sys, threading
+        from goodword_tui import reader
+        reader.block_imports()
+        done = threading.Event()
+        reader._warm_up(done)
+        import snowflake.connector.options
+        print(done.is_set(), "snowflake.connector" in sys.modules, "pandas" in sys.modules,
+              snowflake.connector.options.installed_pandas)
+        import pandas
+        try:
+            import pyarrow
+        except ImportError:
+            pyarrow = None
+        print(pandas.DataFrame({"a": [1]}).shape, pyarrow)
+        """
+    )
+    shown = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    assert shown.stdout.split("\n")[:2] == ["True True False False", "(1, 1) None"], shown.stderr
+
+
 def test_closing_ends_the_child(reader: ReaderProcess) -> None:
     pid = reader.pid
     assert pid is not None
