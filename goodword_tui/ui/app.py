@@ -790,6 +790,11 @@ class GoodwordApp(App[int]):
                 pane.show_view(self.view)
                 for section in pane.sections():
                     section.refresh_title()
+        dashboard = self._dashboard()
+        if dashboard.active_pane() is pane:
+            # Its number key came before it was mounted (typed ahead at start): the findings table, hidden, kept
+            # the focus, and the keys after it moved a cursor nobody could see. The shown pane takes it now.
+            dashboard.switch_to(dashboard.active_tab())
 
     def _show_status(self, source: str) -> None:
         tab = SOURCE_TAB.get(source)

@@ -115,6 +115,22 @@ async def test_number_keys_switch_tabs_and_focus_their_first_table() -> None:
         assert active_tab(app) == "findings"
 
 
+async def test_a_number_key_typed_before_its_pane_is_mounted_gives_that_pane_the_focus() -> None:
+    """Keys typed ahead at start arrive before the hidden panes are mounted (just after the first frame); the
+    keys after them must act on the pane shown, not on the hidden findings table."""
+    app = make_app()
+    async with app.run_test() as pilot:
+        dashboard = app.screen_stack[0]
+        assert isinstance(dashboard, Dashboard)
+        assert not dashboard.tab_tables("snowflake")  # not mounted yet: the key comes first
+        await pilot.press("3")
+        await settled(pilot)
+        entries = table(app, "entries")
+        assert active_tab(app) == "snowflake" and app.focused is entries
+        await pilot.press("down")
+        assert entries.cursor_row == 1 and table(app, "findings").cursor_row == 0
+
+
 async def test_a_click_on_a_tab_name_shows_that_tab_alone() -> None:
     app = make_app()
     async with app.run_test(size=(120, 30)) as pilot:
