@@ -139,3 +139,53 @@ asyncio.run(main())
     assert report["answered"] == ["aws", "probes", "snowflake"]
     assert report["early"] is False  # the other sources answering does not end start-up
     assert report["late"] is True and report["after_s"] >= 1.5
+
+
+def test_a_source_that_never_answers_ends_the_reader_processs_start_up_at_the_limit() -> None:
+    """The reader child pauses its collector too and ends start-up when every source has answered once; a hung read
+    must not keep it off for good (the limit, shortened here from 20 s, ends it)."""
+    report = run(
+        """
+import asyncio, os, pickle, socket, threading, time
+from datetime import UTC, datetime
+from multiprocessing.connection import Connection
+from goodword_tui import startup
+startup.pause()
+startup.STARTUP_LIMIT_S = 1.5
+from goodword_tui.model import SourceResult
+from goodword_tui.reader import _Child
+from tests.ui import data
+
+def fetcher(source, hang):
+    async def fetch(_settings):
+        if hang:
+            await asyncio.Event().wait()
+        return SourceResult(source, datetime.now(UTC), data=())
+    return fetch
+
+async def main():
+    ours, theirs = socket.socketpair()
+    child = _Child(Connection(theirs.detach()), data.settings(), warm_up=lambda done: done.set())
+    child.fetchers = {s: fetcher(s, hang=s == "sqlmesh") for s in ("aws", "snowflake", "probes", "sqlmesh")}
+    dashboard = Connection(ours.detach())
+    started = time.monotonic()
+    serving = asyncio.create_task(child.serve())
+    for request, source in enumerate(child.fetchers, 1):
+        dashboard.send_bytes(pickle.dumps(("read", request, source, 0)))
+    await asyncio.sleep(0.7)
+    answered = []
+    while dashboard.poll():
+        answered.append(pickle.loads(dashboard.recv_bytes())[1])
+    early = gc.isenabled()
+    while not gc.isenabled() and time.monotonic() - started < 15:
+        await asyncio.sleep(0.05)
+    print(json.dumps({"answered": sorted(answered), "early": early, "late": gc.isenabled(),
+                      "after_s": time.monotonic() - started}), flush=True)
+    os._exit(0)  # the hung read would hold the exit
+
+asyncio.run(main())
+"""
+    )
+    assert report["answered"] == [1, 2, 3]  # aws, snowflake, probes; not sqlmesh
+    assert report["early"] is False  # the other sources answering does not end start-up
+    assert report["late"] is True and report["after_s"] >= 1.5
