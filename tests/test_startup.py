@@ -146,7 +146,7 @@ def test_a_source_that_never_answers_ends_the_reader_processs_start_up_at_the_li
     must not keep it off for good (the limit, shortened here from 20 s, ends it)."""
     report = run(
         """
-import asyncio, os, pickle, socket, threading, time
+import asyncio, os, pickle, socket, time
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from goodword_tui import startup
@@ -169,7 +169,7 @@ async def main():
     child.fetchers = {s: fetcher(s, hang=s == "sqlmesh") for s in ("aws", "snowflake", "probes", "sqlmesh")}
     dashboard = Connection(ours.detach())
     started = time.monotonic()
-    serving = asyncio.create_task(child.serve())
+    serving = asyncio.create_task(child.serve())  # held: the loop keeps only a weak reference to a task
     for request, source in enumerate(child.fetchers, 1):
         dashboard.send_bytes(pickle.dumps(("read", request, source, 0)))
     await asyncio.sleep(0.7)

@@ -219,8 +219,7 @@ class Dashboard(Screen[None]):
         target = getattr(self, "_filter_target", None)
         if isinstance(focused, Input) and focused.id == "filter-bar" and isinstance(target, KeyedTable):
             return target
-        pane = self.active_pane()
-        tables = pane.tables() if pane is not None else []
+        tables = self.tab_tables(self.active_tab())
         return tables[0] if tables else None
 
     def current_row(self) -> Row | None:
